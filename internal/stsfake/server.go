@@ -1,0 +1,384 @@
+// Package stsfake is an in-process AWS STS for tests: an httptest server
+// speaking STS's Query/XML wire format exactly (POST form
+// Action=...&Version=2011-06-15, SigV4 Authorization header, XML responses in
+// the https://sts.amazonaws.com/doc/2011-06-15/ namespace, ErrorResponse
+// documents with AWS's codes, messages and HTTP statuses).
+//
+// It plays what no real peer here can: AssumeRole with AWS's validation (role
+// chaining's 1 hour limit, MaxSessionDuration, required ExternalId and MFA),
+// GetCallerIdentity, many accounts, AccessDenied, throttling and outages,
+// latency, expired credentials and an injectable clock. Credentials it issues
+// are remembered, so a later call signed with them is attributed to the
+// assumed role (ChainDepth shows how deep a chain went).
+//
+// Signatures are parsed, not verified: the access key ID identifies the
+// caller. Other actions (AssumeRoleWithSAML, GetFederationToken, ...) are
+// added with Handle, IssueCredentials and WriteError.
+package stsfake
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Namespace is the XML namespace of every STS response.
+const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// APIVersion is the only Version STS accepts.
+const APIVersion = "2011-06-15"
+
+// DefaultAccount is the account of long-term (non-issued) callers.
+const DefaultAccount = "123456789012"
+
+// ActionFunc handles one STS action. form is the parsed request form; the
+// authenticated caller (for signed actions) is CallerFrom(r).
+type ActionFunc func(w http.ResponseWriter, r *http.Request, form url.Values)
+
+// RoleSettings are a role's properties as IAM would hold them.
+type RoleSettings struct {
+	// MaxSessionDuration bounds DurationSeconds; zero means 12h.
+	MaxSessionDuration time.Duration
+	// ExternalID, when set, must be sent as ExternalId.
+	ExternalID string
+	// RequireMFA demands SerialNumber and TokenCode.
+	RequireMFA bool
+	// TokenCode, when set with RequireMFA, is the only accepted code.
+	TokenCode string
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLatency delays every call by d.
+func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency.Store(int64(d)) } }
+
+// WithClock sets the clock used for expirations and expiry checks.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithAccount sets the account of long-term callers (default 123456789012).
+func WithAccount(id string) Option { return func(s *Server) { s.account = id } }
+
+type failure struct {
+	n    int
+	code string
+}
+
+// Issued is what the server remembers about credentials it issued.
+type Issued struct {
+	Credentials
+	RoleARN      string
+	Account      string
+	SessionName  string
+	AssumedRole  AssumedRoleUser
+	Depth        int // 1 for a role assumed with long-term credentials
+	SourceIdentity string
+}
+
+// Server is the fake STS.
+type Server struct {
+	// URL is the endpoint, e.g. http://127.0.0.1:PORT.
+	URL string
+
+	ts      *httptest.Server
+	now     func() time.Time
+	account string
+	latency atomic.Int64
+	seq     atomic.Int64
+
+	mu        sync.Mutex
+	calls     map[string]int
+	roleCalls map[string]int
+	denied    map[string]bool
+	fail      map[string][]failure
+	roles     map[string]RoleSettings
+	issued    map[string]*Issued
+	handlers  map[string]ActionFunc
+}
+
+// New starts a fake STS on loopback.
+func New(opts ...Option) *Server {
+	s := &Server{
+		now:       time.Now,
+		account:   DefaultAccount,
+		calls:     map[string]int{},
+		roleCalls: map[string]int{},
+		denied:    map[string]bool{},
+		fail:      map[string][]failure{},
+		roles:     map[string]RoleSettings{},
+		issued:    map[string]*Issued{},
+	}
+	for _, fn := range opts {
+		fn(s)
+	}
+	s.handlers = map[string]ActionFunc{
+		"AssumeRole":        s.assumeRole,
+		"GetCallerIdentity": s.getCallerIdentity,
+	}
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// NewForTest starts a fake STS closed when t ends.
+func NewForTest(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := New(opts...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.ts.Close() }
+
+// Now returns the server's time.
+func (s *Server) Now() time.Time { return s.now() }
+
+// SetLatency changes the delay of every later call.
+func (s *Server) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
+
+// Handle sets the handler of action (replacing a built-in one).
+func (s *Server) Handle(action string, h ActionFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers[action] = h
+}
+
+// Handler returns the current handler of action (nil when none), e.g. to wrap
+// the built-in AssumeRole.
+func (s *Server) Handler(action string) ActionFunc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handlers[action]
+}
+
+// Calls returns how many requests for action arrived (failed ones included).
+func (s *Server) Calls(action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[action]
+}
+
+// RoleCalls returns how many requests named roleARN as RoleArn.
+func (s *Server) RoleCalls(roleARN string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roleCalls[roleARN]
+}
+
+// Deny makes every AssumeRole into roleARN fail with AccessDenied.
+func (s *Server) Deny(roleARN string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[roleARN] = true
+}
+
+// FailNext makes the next n calls of action fail with code (Throttling,
+// ServiceUnavailable, AccessDenied, ...), with AWS's status for that code.
+func (s *Server) FailNext(action string, n int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[action] = append(s.fail[action], failure{n: n, code: code})
+}
+
+// SetRole sets roleARN's settings.
+func (s *Server) SetRole(roleARN string, rs RoleSettings) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.roles[roleARN] = rs
+}
+
+// ChainDepth returns how many AssumeRole calls lie behind accessKeyID: 0 for
+// long-term or unknown keys, 1 for a role assumed with long-term keys, ...
+func (s *Server) ChainDepth(accessKeyID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if is, ok := s.issued[accessKeyID]; ok {
+		return is.Depth
+	}
+	return 0
+}
+
+// Issued returns what the server remembers of accessKeyID.
+func (s *Server) Issued(accessKeyID string) (Issued, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is, ok := s.issued[accessKeyID]
+	if !ok {
+		return Issued{}, false
+	}
+	return *is, true
+}
+
+// unsigned actions are called without credentials, as on AWS.
+var unsigned = map[string]bool{"AssumeRoleWithSAML": true, "AssumeRoleWithWebIdentity": true}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		WriteError(w, http.StatusBadRequest, "InvalidAction", "STS accepts only POST requests with a form body")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		WriteError(w, http.StatusBadRequest, "MalformedQueryString", "the request body is not a valid form")
+		return
+	}
+	form := r.Form
+	action := form.Get("Action")
+
+	s.mu.Lock()
+	s.calls[action]++
+	if arn := form.Get("RoleArn"); arn != "" {
+		s.roleCalls[arn]++
+	}
+	var injected string
+	if f := s.fail[action]; len(f) > 0 {
+		injected = f[0].code
+		if f[0].n--; f[0].n <= 0 {
+			s.fail[action] = f[1:]
+		}
+	}
+	h := s.handlers[action]
+	s.mu.Unlock()
+
+	if d := time.Duration(s.latency.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if injected != "" {
+		WriteError(w, StatusOf(injected), injected, defaultMessage(injected))
+		return
+	}
+	if action == "" {
+		WriteError(w, http.StatusBadRequest, "MissingAction", "Missing Action")
+		return
+	}
+	if v := form.Get("Version"); v != APIVersion {
+		WriteError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, v))
+		return
+	}
+	if !unsigned[action] {
+		c, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, c))
+	}
+	if h == nil {
+		WriteError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, APIVersion))
+		return
+	}
+	h(w, r, form)
+}
+
+// Caller is the identity behind a signed request.
+type Caller struct {
+	AccessKeyID string
+	Account     string
+	Arn         string
+	UserID      string
+	// Depth is 0 for long-term credentials, n for credentials issued by the
+	// n-th AssumeRole of a chain.
+	Depth int
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the authenticated caller of a signed request.
+func CallerFrom(r *http.Request) (Caller, bool) {
+	c, ok := r.Context().Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// authenticate identifies the caller from the SigV4 Authorization header and
+// checks issued credentials' session token and expiry.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Caller, bool) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		WriteError(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		return Caller{}, false
+	}
+	akid, ok := parseAuthorization(auth)
+	if !ok {
+		WriteError(w, http.StatusBadRequest, "IncompleteSignature",
+			"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters and must start with AWS4-HMAC-SHA256. Authorization="+firstWord(auth))
+		return Caller{}, false
+	}
+	s.mu.Lock()
+	is, known := s.issued[akid]
+	var cp Issued
+	if known {
+		cp = *is
+	}
+	s.mu.Unlock()
+	if !known {
+		if strings.HasPrefix(akid, "ASIA") {
+			WriteError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+			return Caller{}, false
+		}
+		return Caller{
+			AccessKeyID: akid,
+			Account:     s.account,
+			Arn:         "arn:aws:iam::" + s.account + ":user/rolehop-test",
+			UserID:      "AIDA" + idFor("user:"+akid),
+		}, true
+	}
+	if r.Header.Get("X-Amz-Security-Token") != cp.SessionToken {
+		WriteError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return Caller{}, false
+	}
+	if !s.now().Before(cp.Expiration) {
+		WriteError(w, http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
+		return Caller{}, false
+	}
+	return Caller{
+		AccessKeyID: akid,
+		Account:     cp.Account,
+		Arn:         cp.AssumedRole.Arn,
+		UserID:      cp.AssumedRole.AssumedRoleID,
+		Depth:       cp.Depth,
+	}, true
+}
+
+// parseAuthorization returns the access key ID of a SigV4 Authorization
+// header: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
+// SignedHeaders=..., Signature=HEX.
+func parseAuthorization(h string) (string, bool) {
+	rest, ok := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
+	if !ok {
+		return "", false
+	}
+	var cred, signed, sig string
+	for _, part := range strings.Split(rest, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "Credential":
+			cred = v
+		case "SignedHeaders":
+			signed = v
+		case "Signature":
+			sig = v
+		}
+	}
+	scope := strings.Split(cred, "/")
+	if len(scope) != 5 || scope[0] == "" || scope[3] != "sts" || scope[4] != "aws4_request" || signed == "" || len(sig) != 64 {
+		return "", false
+	}
+	return scope[0], true
+}
+
+func firstWord(s string) string {
+	w, _, _ := strings.Cut(s, " ")
+	return w
+}
