@@ -1,0 +1,44 @@
+// Package awsfile reads and writes the AWS shared config and credentials
+// files (~/.aws/config, ~/.aws/credentials) without ever damaging them.
+//
+// Reading follows the rules of the AWS CLI's parser (Python's configparser as
+// botocore uses it): full-line comments start with '#' or ';', keys are
+// "key = value" or "key: value" (names are case-insensitive), a line indented
+// deeper than its key continues that key's value (nested values such as
+// "s3 =\n  max_concurrent_requests = 10"), duplicate sections and duplicate
+// keys are errors, and an inline "# ..." is part of the value. A file the AWS
+// CLI would refuse is reported as a *ParseError (errors.Is(err, ErrMalformed))
+// naming the file and the line, and is never rewritten.
+//
+// Writing changes only the profiles asked for. The file is kept as a list of
+// its original lines; a set key is rewritten in place (its spacing and
+// spelling kept), a new key is appended to the end of its section, a new
+// section is appended to the end of the file after one blank line, and a
+// deleted profile loses its section. Every other byte — other profiles,
+// comments, blank lines, order, line endings — stays as it was. Each write:
+//
+//   - follows a symlinked file and replaces its target (the link stays);
+//   - takes an exclusive lock (github.com/gofrs/flock) on "<file>.lock"
+//     next to the target, waiting at most File.LockTimeout or until the
+//     context ends, and reads the file again under that lock, so concurrent
+//     writers of different profiles never lose each other's changes;
+//   - writes a temporary file in the target's folder, fsyncs it, sets mode
+//     0600 (an existing file's mode is only ever tightened), renames it over
+//     the target and fsyncs the folder, so a crash leaves the old file or the
+//     new one and never a mix; missing folders are created 0700. Temporary
+//     files left by a killed writer are never read and are removed by the
+//     next writer once they are a minute old.
+//
+// Errors name the file and never contain a value (values are secrets).
+//
+// # Keys written for temporary credentials
+//
+// CredentialValues builds the keys for a set of credentials:
+// aws_access_key_id, aws_secret_access_key, aws_session_token and, for
+// credentials that expire, x_security_token_expires (RFC 3339, UTC). The
+// expiry key is the one aws-vault and saml2aws write, so tools that already
+// look for it (shell prompts, saml2aws itself) keep working; the AWS CLI and
+// the SDKs ignore keys they do not know, so it is harmless to them. The
+// alternative spelling aws_expiration is read by nothing in the AWS
+// toolchain either and is not written.
+package awsfile

@@ -1,0 +1,349 @@
+package awsfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/gofrs/flock"
+)
+
+// Keys rolehop writes.
+const (
+	KeyAccessKeyID     = "aws_access_key_id"
+	KeySecretAccessKey = "aws_secret_access_key"
+	KeySessionToken    = "aws_session_token"
+	// KeyExpiration is the expiry of temporary credentials (RFC 3339, UTC),
+	// under the name aws-vault and saml2aws use; AWS tools ignore it.
+	KeyExpiration = "x_security_token_expires"
+	KeyRegion     = "region"
+	KeyOutput     = "output"
+)
+
+// CredentialValues returns the keys to write for c: the access key, the
+// secret key, the session token (when there is one) and, when c expires, its
+// expiry as KeyExpiration. Use Update.Unset with the keys it leaves out to
+// drop stale ones.
+func CredentialValues(c aws.Credentials) map[string]string {
+	m := map[string]string{
+		KeyAccessKeyID:     c.AccessKeyID,
+		KeySecretAccessKey: c.SecretAccessKey,
+	}
+	if c.SessionToken != "" {
+		m[KeySessionToken] = c.SessionToken
+	}
+	if c.CanExpire && !c.Expires.IsZero() {
+		m[KeyExpiration] = c.Expires.UTC().Format(time.RFC3339)
+	}
+	return m
+}
+
+// DefaultLockTimeout is how long a writer waits for another one by default.
+const DefaultLockTimeout = 30 * time.Second
+
+// staleTempAge is how old a leftover temporary file must be before a writer
+// removes it.
+const staleTempAge = time.Minute
+
+// tempInfix marks this package's temporary files: ".<base>.rolehop-*.tmp".
+const tempInfix = ".rolehop-"
+
+// File is one AWS config or credentials file. The zero value (with Kind
+// set) uses the default path for its kind. A File is safe for concurrent
+// use; writers in other processes are serialized by the lock file.
+type File struct {
+	// Path is the file; empty means CredentialsPath or ConfigPath for Kind.
+	Path string
+	// Kind is Credentials or Config; it decides the section names.
+	Kind Kind
+	// LockTimeout bounds the wait for another writer; 0 means
+	// DefaultLockTimeout. The context may end the wait earlier.
+	LockTimeout time.Duration
+	// Logger receives debug lines (paths and profile names, never values);
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// testHookMidWrite, when set (only by this package's tests), runs after half
+// of the temporary file has been written and synced.
+var testHookMidWrite func()
+
+func (f *File) logger() *slog.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (f *File) path() (string, error) {
+	if !f.Kind.valid() {
+		return "", fmt.Errorf("%w: file kind must be Credentials or Config", ErrInvalid)
+	}
+	if f.Path != "" {
+		return expandHome(f.Path)
+	}
+	return DefaultPath(f.Kind)
+}
+
+// read returns the parsed file (an empty document when it does not exist).
+func (f *File) read() (string, *document, error) {
+	p, err := f.path()
+	if err != nil {
+		return "", nil, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, &document{}, nil
+	}
+	if err != nil {
+		return p, nil, fmt.Errorf("awsfile: %w; check the file's permissions", err)
+	}
+	d, err := parse(p, data)
+	return p, d, err
+}
+
+// Profiles lists the profiles in the file in file order; a missing file has
+// none.
+func (f *File) Profiles() ([]string, error) {
+	_, d, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, s := range d.sections {
+		if p, ok := f.Kind.profileOf(s.name); ok && !seen[p] && (f.Kind == Config || s.name != "DEFAULT") {
+			seen[p] = true
+			names = append(names, p)
+		}
+	}
+	return names, nil
+}
+
+// Profile returns the keys of profile as the AWS CLI reads them: lower-case
+// key names, values with surrounding whitespace removed, a nested value as
+// its lines joined by "\n", keys from a [DEFAULT] section of the credentials
+// file included. A missing profile (or file) gives ErrProfileNotFound.
+func (f *File) Profile(profile string) (map[string]string, error) {
+	p, d, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	s := f.Kind.find(d, profile)
+	if s == nil || (f.Kind == Credentials && profile == "DEFAULT") {
+		return nil, fmt.Errorf("awsfile: %w: no profile %q in %s", ErrProfileNotFound, profile, p)
+	}
+	m := map[string]string{}
+	if def := d.section("DEFAULT"); def != nil {
+		maps.Copy(m, sectionValues(def))
+	}
+	maps.Copy(m, sectionValues(s))
+	return m, nil
+}
+
+// Apply makes all updates under one lock with one atomic write: the file is
+// read again under the lock, edited, checked and replaced. A malformed file
+// gives a *ParseError and is left untouched; so does every other error.
+func (f *File) Apply(ctx context.Context, updates ...Update) error {
+	p, err := f.path()
+	if err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if err := validateUpdate(f.Kind, u); err != nil {
+			return fmt.Errorf("awsfile: %s: %w", p, err)
+		}
+	}
+	target, err := resolve(p)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("awsfile: cannot create the folder for %s: %w", p, err)
+	}
+
+	timeout := f.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	lockPath := target + ".lock"
+	lock := flock.New(lockPath, flock.SetPermissions(0o600))
+	ok, err := lock.TryLockContext(lctx, 20*time.Millisecond)
+	if !ok {
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			if ctx.Err() != nil {
+				return fmt.Errorf("awsfile: gave up waiting for the lock on %s: %w", lockPath, ctx.Err())
+			}
+			return fmt.Errorf("awsfile: %w: waited %s for %s; another rolehop is writing %s, try again when it is done", ErrLocked, timeout, lockPath, p)
+		}
+		return fmt.Errorf("awsfile: cannot lock %s: %w; make its folder writable", lockPath, err)
+	}
+	defer func() { _ = lock.Unlock() }()
+
+	log := f.logger().With("path", p)
+	removeStaleTemps(target, log)
+
+	old, err := os.ReadFile(target)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("awsfile: %w; check the file's permissions", err)
+	}
+	// Parse errors name the path the caller gave, not the symlink target.
+	data, err := edit(p, old, f.Kind, updates)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return pe
+		}
+		return err
+	}
+	mode := fs.FileMode(0o600)
+	var st fs.FileInfo
+	if exists {
+		if st, err = os.Stat(target); err != nil {
+			return fmt.Errorf("awsfile: %w", err)
+		}
+		mode = st.Mode().Perm() & 0o600
+		if string(data) == string(old) && st.Mode().Perm() == mode {
+			log.Debug("awsfile: nothing to change")
+			return nil
+		}
+	} else if len(data) == 0 {
+		return nil
+	}
+	if err := writeAtomic(target, data, mode, st); err != nil {
+		return fmt.Errorf("awsfile: cannot write %s: %w; check that its folder is writable", p, err)
+	}
+	names := make([]string, 0, len(updates))
+	for _, u := range updates {
+		names = append(names, u.Profile)
+	}
+	log.Debug("awsfile: profiles updated", "kind", f.Kind.String(), "profiles", names, "target", target)
+	if exists && st.Mode().Perm() != mode {
+		log.Info("awsfile: tightened file mode", "from", st.Mode().Perm().String(), "to", mode.String())
+	}
+	return nil
+}
+
+// writeAtomic replaces target with data: a temporary file in the same folder
+// is written, fsynced, given mode (and the old file's owner when possible)
+// and renamed over target; then the folder is fsynced.
+func writeAtomic(target string, data []byte, mode fs.FileMode, old fs.FileInfo) error {
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*.tmp")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if old != nil {
+		keepOwner(tmp, old)
+	}
+	half := len(data) / 2
+	if _, err := tmp.Write(data[:half]); err != nil {
+		return err
+	}
+	if testHookMidWrite != nil {
+		if err := tmp.Sync(); err != nil {
+			return err
+		}
+		testHookMidWrite()
+	}
+	if _, err := tmp.Write(data[half:]); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return err
+	}
+	done = true
+	return syncDir(dir)
+}
+
+// removeStaleTemps deletes temporary files a killed writer left next to
+// target. It runs under the lock, and only files older than staleTempAge
+// are removed.
+func removeStaleTemps(target string, log *slog.Logger) {
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + tempInfix
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".tmp") || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < staleTempAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err == nil {
+			log.Debug("awsfile: removed a leftover temporary file", "file", name)
+		}
+	}
+}
+
+// Apply is (&File{Path: path, Kind: kind}).Apply.
+func Apply(ctx context.Context, path string, kind Kind, updates ...Update) error {
+	return (&File{Path: path, Kind: kind}).Apply(ctx, updates...)
+}
+
+// UpdateCredentials sets keys of profile in the credentials file at path
+// ("" for the default one).
+func UpdateCredentials(ctx context.Context, path, profile string, set map[string]string) error {
+	return Apply(ctx, path, Credentials, Update{Profile: profile, Set: set})
+}
+
+// UpdateConfig sets keys of profile in the config file at path ("" for the
+// default one); the section is [profile NAME], or [default].
+func UpdateConfig(ctx context.Context, path, profile string, set map[string]string) error {
+	return Apply(ctx, path, Config, Update{Profile: profile, Set: set})
+}
+
+// DeleteProfile removes profile's section from the file; a missing profile
+// is not an error.
+func DeleteProfile(ctx context.Context, path string, kind Kind, profile string) error {
+	return Apply(ctx, path, kind, Update{Profile: profile, Delete: true})
+}
+
+// ReadProfile is (&File{Path: path, Kind: kind}).Profile.
+func ReadProfile(path string, kind Kind, profile string) (map[string]string, error) {
+	return (&File{Path: path, Kind: kind}).Profile(profile)
+}
+
+// Profiles is (&File{Path: path, Kind: kind}).Profiles.
+func Profiles(path string, kind Kind) ([]string, error) {
+	return (&File{Path: path, Kind: kind}).Profiles()
+}

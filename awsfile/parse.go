@@ -1,0 +1,262 @@
+package awsfile
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// lineKind classifies one line the way botocore's configparser sees it.
+type lineKind uint8
+
+const (
+	lineBlank    lineKind = iota // empty or only whitespace
+	lineComment                  // first non-space character is '#' or ';'
+	lineSection                  // [name]
+	lineKey                      // key = value / key: value
+	lineContinue                 // indented deeper than its key: part of that key's value
+)
+
+// docLine is one line of the file: its text without the line ending, and the
+// line ending itself ("\n", "\r\n", or "" for a last line without one).
+type docLine struct {
+	text string
+	eol  string
+	kind lineKind
+}
+
+// entry is one key of a section: its key line and, when the value continues
+// on indented lines, everything up to the last of them.
+type entry struct {
+	key   string // lower case, as configparser stores it
+	value string // value as configparser returns it (continuations joined by "\n")
+	first int    // index of the key line
+	last  int    // index of the last line of the value (== first when flat)
+}
+
+// section is one [name] section.
+type section struct {
+	name    string // text between the brackets, as configparser sees it
+	header  int    // index of the header line
+	entries []entry
+}
+
+// coreEnd is the index after the section's last own line (header or the last
+// line of its last entry); trailing blank lines and comments are not counted.
+func (s *section) coreEnd() int {
+	if len(s.entries) == 0 {
+		return s.header + 1
+	}
+	return s.entries[len(s.entries)-1].last + 1
+}
+
+func (s *section) entry(key string) *entry {
+	for i := range s.entries {
+		if s.entries[i].key == key {
+			return &s.entries[i]
+		}
+	}
+	return nil
+}
+
+// document is a parsed file: the original lines plus an index of sections.
+// Rendering the lines gives back the exact input bytes.
+type document struct {
+	lines    []docLine
+	sections []*section
+}
+
+func (d *document) render() []byte {
+	n := 0
+	for _, l := range d.lines {
+		n += len(l.text) + len(l.eol)
+	}
+	b := make([]byte, 0, n)
+	for _, l := range d.lines {
+		b = append(b, l.text...)
+		b = append(b, l.eol...)
+	}
+	return b
+}
+
+// lastSection returns the last section with the given name, or nil.
+func (d *document) section(name string) *section {
+	for i := len(d.sections) - 1; i >= 0; i-- {
+		if d.sections[i].name == name {
+			return d.sections[i]
+		}
+	}
+	return nil
+}
+
+// eol is the line ending new lines get: the file's first one, else "\n".
+func (d *document) eol() string {
+	for _, l := range d.lines {
+		if l.eol != "" {
+			return l.eol
+		}
+	}
+	return "\n"
+}
+
+// isPySpace reports whether r is whitespace for Python's str.strip and the
+// re module's \s, which botocore's parser relies on: Go's unicode.IsSpace plus
+// the ASCII information separators U+001C..U+001F.
+func isPySpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
+}
+
+func pyStrip(s string) string { return strings.TrimFunc(s, isPySpace) }
+
+// indentOf counts the characters (not bytes) before the first non-space one,
+// as configparser measures indentation.
+func indentOf(s string) int {
+	n := 0
+	for _, r := range s {
+		if !isPySpace(r) {
+			return n
+		}
+		n++
+	}
+	return n
+}
+
+// indentPrefix returns the leading whitespace of s.
+func indentPrefix(s string) string {
+	return s[:len(s)-len(strings.TrimLeftFunc(s, isPySpace))]
+}
+
+// splitLines cuts data into lines, keeping each line ending.
+func splitLines(data []byte) []docLine {
+	var lines []docLine
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			lines = append(lines, docLine{text: string(data)})
+			break
+		}
+		text, eol := data[:i], "\n"
+		if i > 0 && data[i-1] == '\r' {
+			text, eol = data[:i-1], "\r\n"
+		}
+		lines = append(lines, docLine{text: string(text), eol: eol})
+		data = data[i+1:]
+	}
+	return lines
+}
+
+// sectionName returns the header name if the stripped line is a section
+// header: configparser's `\[(?P<header>.+)\]` matched at the start, so the
+// name runs to the last ']' and anything after it is ignored.
+func sectionName(stripped string) (string, bool) {
+	if !strings.HasPrefix(stripped, "[") {
+		return "", false
+	}
+	end := strings.LastIndexByte(stripped, ']')
+	if end < 2 {
+		return "", false
+	}
+	return stripped[1:end], true
+}
+
+// parse reads data with the rules of botocore's parser and rejects what the
+// AWS CLI rejects. path only labels errors.
+func parse(path string, data []byte) (*document, error) {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		return nil, &ParseError{Path: path, Line: 1, Msg: "the file starts with a UTF-8 byte order mark, which the AWS CLI cannot read; save it as UTF-8 without BOM"}
+	}
+	d := &document{lines: splitLines(data)}
+	var (
+		cur         *section
+		curEntry    = -1 // index into cur.entries of the key whose value may continue
+		indentLevel int
+		values      []string // value lines of the current entry
+		firstLine   = map[string]int{}
+		keyLine     = map[string]int{}
+	)
+	flush := func() {
+		if cur != nil && curEntry >= 0 {
+			cur.entries[curEntry].value = strings.TrimRightFunc(strings.Join(values, "\n"), isPySpace)
+		}
+	}
+	for i := range d.lines {
+		l := &d.lines[i]
+		lineNo := i + 1
+		if !utf8.ValidString(l.text) {
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: "the line is not valid UTF-8, which the AWS CLI cannot read; save the file as UTF-8"}
+		}
+		if strings.ContainsRune(l.text, '\r') {
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: "the line holds a carriage return not followed by a line feed; convert the file to \\n line endings"}
+		}
+		stripped := pyStrip(l.text)
+		if stripped == "" {
+			l.kind = lineBlank
+			if cur != nil && curEntry >= 0 {
+				values = append(values, "")
+			}
+			continue
+		}
+		if stripped[0] == '#' || stripped[0] == ';' {
+			l.kind = lineComment
+			continue
+		}
+		indent := indentOf(l.text)
+		if cur != nil && curEntry >= 0 && indent > indentLevel {
+			l.kind = lineContinue
+			cur.entries[curEntry].last = i
+			values = append(values, stripped)
+			continue
+		}
+		indentLevel = indent
+		if name, ok := sectionName(stripped); ok {
+			flush()
+			if prev, dup := firstLine[name]; dup {
+				return nil, &ParseError{Path: path, Line: lineNo, Msg: fmt.Sprintf("section [%s] appears a second time (first at line %d), which the AWS CLI rejects; merge the two sections into one", name, prev)}
+			}
+			firstLine[name] = lineNo
+			l.kind = lineSection
+			cur = &section{name: name, header: i}
+			d.sections = append(d.sections, cur)
+			curEntry = -1
+			clear(keyLine)
+			continue
+		}
+		if cur == nil {
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: "a line before the first [section] header is not a comment; add a header such as [default] above it, comment it out with '#', or delete it"}
+		}
+		delim := strings.IndexAny(stripped, "=:")
+		if delim < 0 {
+			msg := "the line is not a [section] header, a comment or a key = value line; add the missing '=' or ']', comment it out with '#', or delete it"
+			if strings.HasPrefix(stripped, "[") {
+				msg = "the section header has no closing ']'; add it, or delete the line"
+			}
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: msg}
+		}
+		key := strings.ToLower(strings.TrimRightFunc(stripped[:delim], isPySpace))
+		if key == "" {
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: "the line has a value but no key name before its '=' or ':'; add the key name or delete the line"}
+		}
+		if prev, dup := keyLine[key]; dup {
+			return nil, &ParseError{Path: path, Line: lineNo, Msg: fmt.Sprintf("key %q appears a second time in section [%s] (first at line %d), which the AWS CLI rejects; delete one of them", key, cur.name, prev)}
+		}
+		keyLine[key] = lineNo
+		flush()
+		l.kind = lineKey
+		cur.entries = append(cur.entries, entry{key: key, first: i, last: i})
+		curEntry = len(cur.entries) - 1
+		values = append(values[:0], pyStrip(stripped[delim+1:]))
+	}
+	flush()
+	return d, nil
+}
+
+// valueStart returns the byte offset in a key line's text where its value
+// begins (after the delimiter and the spaces that follow it).
+func valueStart(text string) int {
+	lead := len(indentPrefix(text))
+	delim := lead + strings.IndexAny(text[lead:], "=:")
+	rest := text[delim+1:]
+	return delim + 1 + len(rest) - len(strings.TrimLeftFunc(rest, isPySpace))
+}
