@@ -1,0 +1,415 @@
+// Package credcache is the on-disk credential cache shared by every rolehop
+// process of a user.
+//
+// One JSON file per key holds one set of temporary credentials in the AWS
+// CLI's assume-role cache layout:
+//
+//	{"Credentials": {"AccessKeyId": "...", "SecretAccessKey": "...",
+//	  "SessionToken": "...", "Expiration": "2026-11-22T16:00:00Z"},
+//	 "AssumedRoleUser": {"AssumedRoleId": "...", "Arn": "..."},
+//	 "ResponseMetadata": {}}
+//
+// Unknown fields are ignored on read. AssumeRoleKey computes the AWS CLI's
+// key (botocore's BaseAssumeRoleCredentialFetcher._create_cache_key) so
+// that, pointed at ~/.aws/cli/cache (AWSCLIDir), rolehop and the AWS CLI
+// share entries. That key is the sha1 hex of json.dumps(args,
+// sort_keys=True) with Python's default separators (", " and ": ") and
+// ensure_ascii; the compact separators (",", ":") are what botocore uses
+// for SSO role credentials, not for assume-role. Tests check the key
+// against botocore itself and check that the AWS CLI uses an entry rolehop
+// wrote.
+//
+// Differences from the AWS CLI, all deliberate:
+//   - The default folder is rolehop's own (DefaultDir:
+//     $XDG_CACHE_HOME/rolehop/creds or ~/.cache/rolehop/creds), not
+//     ~/.aws/cli/cache; set Cache.Dir to AWSCLIDir() to share.
+//   - botocore writes Expiration as "2026-11-22T16:00:00UTC"
+//     (strftime %Z); rolehop writes RFC 3339 ("...Z"), which botocore's
+//     dateutil parser reads. rolehop reads both.
+//   - botocore truncates the file in place (a reader may see half a file);
+//     rolehop writes a temporary file in the same folder, fsyncs it and
+//     renames it over the entry, so readers always see a complete file,
+//     and it creates the folder 0700 and files 0600.
+//   - botocore has no lock: concurrent AWS CLI processes that miss all call
+//     STS. rolehop takes a per-key lock (<key>.lock, gofrs/flock) before
+//     fetching and re-checks the entry under it, so many rolehop processes
+//     that miss at once make one fetch. Readers of a fresh entry never
+//     take the lock.
+//   - When a refresh fails but the cached credentials have not expired yet
+//     (they are only inside the refresh window), Get returns them with a
+//     warning instead of failing.
+//
+// A file that is not valid JSON or lacks a field (a corrupt or foreign file)
+// is ignored with a warning (which never contains the file's content) and
+// replaced by the next fetch.
+package credcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/gofrs/flock"
+)
+
+// DefaultRefreshWindow is how long before expiry an entry is replaced: 15
+// minutes, as the AWS CLI does.
+const DefaultRefreshWindow = 15 * time.Minute
+
+// lockRetry is how often a waiting process re-tries the key's lock.
+const lockRetry = 10 * time.Millisecond
+
+var (
+	// ErrInvalidKey is returned for a key that cannot be a file name.
+	ErrInvalidKey = errors.New("credcache: invalid cache key")
+	// ErrNoExpiry is returned when fetch returns credentials that never
+	// expire: they have nothing to do in a cache of temporary credentials.
+	ErrNoExpiry = errors.New("credcache: fetched credentials have no expiration")
+)
+
+// Cache is an on-disk credential cache. The zero value uses DefaultDir, the
+// 15-minute refresh window, the wall clock and no logging. A Cache is safe
+// for concurrent use by goroutines and processes; do not change its fields
+// after first use.
+type Cache struct {
+	// Dir is the cache folder; "" means DefaultDir(). It is created 0700.
+	Dir string
+	// RefreshWindow: an entry is fresh while now < expiry - RefreshWindow.
+	// 0 means DefaultRefreshWindow; a negative value means no window.
+	RefreshWindow time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings about corrupt files and failed writes; nil
+	// discards them. Secrets are never logged.
+	Logger *slog.Logger
+}
+
+// Entry is one cached credential with the optional AssumedRoleUser the AWS
+// CLI also stores.
+type Entry struct {
+	Credentials     aws.Credentials
+	AssumedRoleUser *AssumedRoleUser
+}
+
+// AssumedRoleUser is the STS AssumedRoleUser element.
+type AssumedRoleUser struct {
+	AssumedRoleId string `json:"AssumedRoleId"`
+	Arn           string `json:"Arn"`
+}
+
+// DefaultDir returns $XDG_CACHE_HOME/rolehop/creds, or
+// ~/.cache/rolehop/creds when XDG_CACHE_HOME is unset or not absolute.
+func DefaultDir() (string, error) {
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "rolehop", "creds"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("credcache: cannot find the home folder for the cache; set HOME or XDG_CACHE_HOME: %w", err)
+	}
+	return filepath.Join(home, ".cache", "rolehop", "creds"), nil
+}
+
+// AWSCLIDir returns ~/.aws/cli/cache, the AWS CLI's assume-role cache.
+func AWSCLIDir() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("credcache: cannot find the home folder; set HOME: %w", err)
+	}
+	return filepath.Join(home, ".aws", "cli", "cache"), nil
+}
+
+// Get returns the credentials cached under key, calling fetch when there are
+// none, they are corrupt, or they are inside the refresh window. A fresh
+// entry is returned without taking any lock. Otherwise Get takes the key's
+// file lock (waiting for another process that holds it, as long as ctx
+// allows), re-reads the entry (that process may have refreshed it), and
+// only then calls fetch and writes the result atomically.
+//
+// If writing the entry fails, Get logs a warning and still returns the
+// fetched credentials.
+func (c *Cache) Get(ctx context.Context, key string, fetch func(ctx context.Context) (aws.Credentials, error)) (aws.Credentials, error) {
+	e, err := c.GetEntry(ctx, key, func(ctx context.Context) (Entry, error) {
+		cr, err := fetch(ctx)
+		return Entry{Credentials: cr}, err
+	})
+	return e.Credentials, err
+}
+
+// GetEntry is Get for callers that also want the AssumedRoleUser stored.
+func (c *Cache) GetEntry(ctx context.Context, key string, fetch func(ctx context.Context) (Entry, error)) (Entry, error) {
+	if err := checkKey(key); err != nil {
+		return Entry{}, err
+	}
+	dir, err := c.dir()
+	if err != nil {
+		return Entry{}, err
+	}
+	path := filepath.Join(dir, key+".json")
+
+	// Fast path: no lock, no write.
+	if e, ok := c.load(path); ok && c.fresh(e) {
+		return e, nil
+	}
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Entry{}, fmt.Errorf("credcache: cannot create cache folder %s; check its parent's permissions: %w", dir, err)
+	}
+	lk := flock.New(filepath.Join(dir, key+".lock"), flock.SetPermissions(0o600))
+	locked, err := lk.TryLockContext(ctx, lockRetry)
+	if err != nil || !locked {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return Entry{}, fmt.Errorf("credcache: waiting for the lock on cache entry %s: %w", key, err)
+	}
+	defer func() {
+		if err := lk.Unlock(); err != nil {
+			c.logger().Warn("credcache: cannot release cache lock", "key", key, "err", err)
+		}
+	}()
+
+	// Another process may have refreshed the entry while we waited.
+	old, haveOld := c.load(path)
+	if haveOld && c.fresh(old) {
+		return old, nil
+	}
+
+	e, err := fetch(ctx)
+	if err != nil {
+		if haveOld && c.now().Before(old.Credentials.Expires) {
+			c.logger().Warn("credcache: refresh failed, using cached credentials until they expire",
+				"key", key, "expires", old.Credentials.Expires.UTC().Format(time.RFC3339), "err", err)
+			return old, nil
+		}
+		return Entry{}, err
+	}
+	if !e.Credentials.CanExpire || e.Credentials.Expires.IsZero() {
+		return Entry{}, fmt.Errorf("%w (key %s); cache only temporary credentials", ErrNoExpiry, key)
+	}
+	if err := c.write(path, e); err != nil {
+		c.logger().Warn("credcache: cannot write cache entry; continuing without caching", "key", key, "err", err)
+	}
+	return e, nil
+}
+
+// Delete removes the entry for key; a missing entry is not an error.
+func (c *Cache) Delete(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	dir, err := c.dir()
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, key+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("credcache: cannot delete cache entry %s: %w", key, err)
+	}
+	return nil
+}
+
+func (c *Cache) dir() (string, error) {
+	if c.Dir != "" {
+		return c.Dir, nil
+	}
+	return DefaultDir()
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Cache) window() time.Duration {
+	switch {
+	case c.RefreshWindow == 0:
+		return DefaultRefreshWindow
+	case c.RefreshWindow < 0:
+		return 0
+	}
+	return c.RefreshWindow
+}
+
+func (c *Cache) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (c *Cache) fresh(e Entry) bool {
+	return c.now().Before(e.Credentials.Expires.Add(-c.window()))
+}
+
+func checkKey(key string) error {
+	if key == "" || key == "." || key == ".." || len(key) > 200 {
+		return fmt.Errorf("%w %q: use AssumeRoleKey or HashArgs to make one", ErrInvalidKey, key)
+	}
+	for _, r := range key {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return fmt.Errorf("%w %q: only letters, digits, '-', '_' and '.' are allowed", ErrInvalidKey, key)
+		}
+	}
+	return nil
+}
+
+// fileEntry is the AWS CLI's JSON layout.
+type fileEntry struct {
+	Credentials *struct {
+		AccessKeyId     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+		SessionToken    string `json:"SessionToken"`
+		Expiration      string `json:"Expiration"`
+	} `json:"Credentials"`
+	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty"`
+	ResponseMetadata map[string]any   `json:"ResponseMetadata"`
+}
+
+// load reads and validates the entry at path. Missing files are silently
+// absent; unreadable, corrupt or foreign ones are logged and absent.
+func (c *Cache) load(path string) (Entry, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.logger().Warn("credcache: cannot read cache file; it will be replaced", "path", path, "err", err)
+		}
+		return Entry{}, false
+	}
+	e, reason := parse(data)
+	if reason != "" {
+		c.logger().Warn("credcache: ignoring cache file; it will be replaced", "path", path, "reason", reason)
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// parse returns the entry or a reason it is not one. The reason never
+// quotes the file's content.
+func parse(data []byte) (Entry, string) {
+	var f fileEntry
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return Entry{}, fmt.Sprintf("not valid JSON (error at byte %d)", se.Offset)
+		}
+		return Entry{}, "not a credential cache entry (unexpected JSON types)"
+	}
+	if f.Credentials == nil {
+		return Entry{}, "no Credentials object"
+	}
+	cr := f.Credentials
+	switch {
+	case cr.AccessKeyId == "":
+		return Entry{}, "Credentials.AccessKeyId is missing"
+	case cr.SecretAccessKey == "":
+		return Entry{}, "Credentials.SecretAccessKey is missing"
+	case cr.SessionToken == "":
+		return Entry{}, "Credentials.SessionToken is missing"
+	case cr.Expiration == "":
+		return Entry{}, "Credentials.Expiration is missing"
+	}
+	exp, err := parseExpiration(cr.Expiration)
+	if err != nil {
+		return Entry{}, "Credentials.Expiration is not a timestamp"
+	}
+	return Entry{
+		Credentials: aws.Credentials{
+			AccessKeyID:     cr.AccessKeyId,
+			SecretAccessKey: cr.SecretAccessKey,
+			SessionToken:    cr.SessionToken,
+			Source:          "rolehop credcache",
+			CanExpire:       true,
+			Expires:         exp,
+		},
+		AssumedRoleUser: f.AssumedRoleUser,
+	}, ""
+}
+
+// parseExpiration reads RFC 3339 (rolehop, boto3 isoformat) and botocore's
+// "2006-01-02T15:04:05UTC" (the AWS CLI's cache files).
+func parseExpiration(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if rest, ok := strings.CutSuffix(s, "UTC"); ok {
+		return time.Parse("2006-01-02T15:04:05.999999999", rest)
+	}
+	if rest, ok := strings.CutSuffix(s, "GMT"); ok {
+		return time.Parse("2006-01-02T15:04:05.999999999", rest)
+	}
+	return time.Time{}, fmt.Errorf("unknown timestamp format")
+}
+
+func (c *Cache) write(path string, e Entry) error {
+	var f fileEntry
+	f.Credentials = &struct {
+		AccessKeyId     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+		SessionToken    string `json:"SessionToken"`
+		Expiration      string `json:"Expiration"`
+	}{
+		AccessKeyId:     e.Credentials.AccessKeyID,
+		SecretAccessKey: e.Credentials.SecretAccessKey,
+		SessionToken:    e.Credentials.SessionToken,
+		Expiration:      e.Credentials.Expires.UTC().Format(time.RFC3339),
+	}
+	f.AssumedRoleUser = e.AssumedRoleUser
+	f.ResponseMetadata = map[string]any{}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
+// writeAtomic writes data to a 0600 temporary file beside path, fsyncs it,
+// renames it over path and fsyncs the folder.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tmp.Close()
+			_ = os.Remove(name)
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
