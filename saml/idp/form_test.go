@@ -2,8 +2,8 @@ package idp_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/url"
