@@ -22,7 +22,7 @@ var (
 	reRoleARN    = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
 	reRoleName   = regexp.MustCompile(`^(?:/(?:[\x21-\x7E]*/)?)?[\w+=,.@-]{1,64}$`)
 	reSession    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	reExternalID = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	reExternalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	rePolicyARN  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)
 	reMFASerial  = regexp.MustCompile(`^(arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:mfa/[\w+=,.@/-]{1,128}|[\w+=,.@-]{9,256})$`)
 	reTokenCode  = regexp.MustCompile(`^\d{6}$`)
@@ -73,7 +73,7 @@ func (o *options) validate() error {
 	if o.duration != 0 && (o.duration < MinDuration || o.duration > MaxDuration) {
 		return perr("DurationSeconds", "must be between 900s (15m) and 43200s (12h)")
 	}
-	if o.externalID != "" && !reExternalID.MatchString(o.externalID) {
+	if o.externalID != "" && (len(o.externalID) < 2 || len(o.externalID) > 1224 || !reExternalID.MatchString(o.externalID)) {
 		return perr("ExternalId", `must be 2-1224 characters of [\w+=,.@:/-]`)
 	}
 	if o.sourceIdentity != "" {

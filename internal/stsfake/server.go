@@ -91,7 +91,6 @@ type Server struct {
 	now     func() time.Time
 	account string
 	latency atomic.Int64
-	seq     atomic.Int64
 
 	mu        sync.Mutex
 	calls     map[string]int

@@ -1,0 +1,261 @@
+package stsfake_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/rolehop/rolehop/internal/stsfake"
+)
+
+const role = "arn:aws:iam::111111111111:role/Admin"
+
+func client(srv *stsfake.Server, akid, secret, token string, fns ...func(*sts.Options)) *sts.Client {
+	cfg := aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, token),
+		BaseEndpoint: aws.String(srv.URL),
+	}
+	return sts.NewFromConfig(cfg, fns...)
+}
+
+func noRetry(o *sts.Options) { o.RetryMaxAttempts = 1 }
+
+func apiCode(t *testing.T, err error) string {
+	t.Helper()
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		t.Fatalf("want an STS API error, got %v", err)
+	}
+	return api.ErrorCode()
+}
+
+func TestWireFormat(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	post := func(body, auth string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {role}, "RoleSessionName": {"wire"}}.Encode()
+	goodAuth := "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("a", 64)
+
+	status, body := post(form, "")
+	if status != 403 || !strings.Contains(body, "<Code>MissingAuthenticationToken</Code>") {
+		t.Errorf("no Authorization: got %d %s", status, body)
+	}
+	status, body = post(form, "AWS4-HMAC-SHA256 Credential=broken")
+	if status != 400 || !strings.Contains(body, "<Code>IncompleteSignature</Code>") || !strings.Contains(body, "<Type>Sender</Type>") {
+		t.Errorf("malformed Authorization: got %d %s", status, body)
+	}
+	status, body = post(form, goodAuth)
+	for _, want := range []string{
+		`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">`,
+		"<AssumeRoleResult>", "<AccessKeyId>ASIA", "<SessionToken>", "<Expiration>",
+		"<Arn>arn:aws:sts::111111111111:assumed-role/Admin/wire</Arn>", "<ResponseMetadata><RequestId>",
+	} {
+		if status != 200 || !strings.Contains(body, want) {
+			t.Errorf("AssumeRole response %d lacks %q: %s", status, want, body)
+		}
+	}
+	status, body = post(url.Values{"Action": {"AssumeRole"}, "Version": {"2010-01-01"}}.Encode(), goodAuth)
+	if status != 400 || !strings.Contains(body, "<Code>InvalidAction</Code>") {
+		t.Errorf("wrong Version: got %d %s", status, body)
+	}
+	srv.FailNext("GetCallerIdentity", 1, "ServiceUnavailable")
+	status, body = post(url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode(), goodAuth)
+	if status != 503 || !strings.Contains(body, "<Type>Receiver</Type>") || !strings.Contains(body, "<ErrorResponse") {
+		t.Errorf("ServiceUnavailable: got %d %s", status, body)
+	}
+}
+
+func TestAssumeRoleAndCallerIdentityThroughSDK(t *testing.T) {
+	ctx := context.Background()
+	srv := stsfake.NewForTest(t)
+	base := client(srv, "AKIABASE", "secret", "")
+	id, err := base.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(id.Account) != stsfake.DefaultAccount {
+		t.Errorf("base account = %s", aws.ToString(id.Account))
+	}
+	out, err := base.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s1"),
+		SourceIdentity: aws.String("alice"), DurationSeconds: aws.Int32(7200)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	if !strings.HasPrefix(aws.ToString(c.AccessKeyId), "ASIA") || aws.ToString(c.SessionToken) == "" {
+		t.Errorf("credentials look wrong: %s", aws.ToString(c.AccessKeyId))
+	}
+	if d := time.Until(*c.Expiration); d < 119*time.Minute || d > 121*time.Minute {
+		t.Errorf("expiration in %v, want 2h", d)
+	}
+	if aws.ToString(out.SourceIdentity) != "alice" {
+		t.Errorf("SourceIdentity = %q", aws.ToString(out.SourceIdentity))
+	}
+	if got := srv.ChainDepth(aws.ToString(c.AccessKeyId)); got != 1 {
+		t.Errorf("ChainDepth = %d, want 1", got)
+	}
+	child := client(srv, *c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken)
+	id, err = child.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(id.Arn); got != "arn:aws:sts::111111111111:assumed-role/Admin/s1" {
+		t.Errorf("assumed role Arn = %s", got)
+	}
+	if aws.ToString(id.Account) != "111111111111" {
+		t.Errorf("Account = %s", aws.ToString(id.Account))
+	}
+
+	// Role chaining: over 1h is refused, 1h works and the depth grows.
+	role2 := "arn:aws:iam::222222222222:role/Next"
+	_, err = child.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role2), RoleSessionName: aws.String("s2"), DurationSeconds: aws.Int32(3601)})
+	if apiCode(t, err) != "ValidationError" || !strings.Contains(err.Error(), "1 hour session limit for roles assumed by role chaining") {
+		t.Errorf("chained 3601s: %v", err)
+	}
+	out2, err := child.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role2), RoleSessionName: aws.String("s2"), DurationSeconds: aws.Int32(3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.ChainDepth(aws.ToString(out2.Credentials.AccessKeyId)); got != 2 {
+		t.Errorf("ChainDepth = %d, want 2", got)
+	}
+	if srv.Calls("AssumeRole") != 3 || srv.RoleCalls(role2) != 2 || srv.Calls("GetCallerIdentity") != 2 {
+		t.Errorf("calls: AssumeRole %d, role2 %d, GetCallerIdentity %d", srv.Calls("AssumeRole"), srv.RoleCalls(role2), srv.Calls("GetCallerIdentity"))
+	}
+
+	// A wrong session token is refused.
+	bad := client(srv, *c.AccessKeyId, *c.SecretAccessKey, "forged")
+	if _, err := bad.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); apiCode(t, err) != "InvalidClientTokenId" {
+		t.Errorf("forged token: %v", err)
+	}
+}
+
+func TestExpiredCredentialsRejected(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := stsfake.NewForTest(t, stsfake.WithClock(clock))
+	is := srv.IssueCredentials(role, "old", 15*time.Minute, 1)
+	c := client(srv, is.AccessKeyID, is.SecretAccessKey, is.SessionToken, noRetry)
+	if _, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(16 * time.Minute)
+	mu.Unlock()
+	_, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if apiCode(t, err) != "ExpiredToken" {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func TestAssumeRoleValidation(t *testing.T) {
+	ctx := context.Background()
+	srv := stsfake.NewForTest(t)
+	srv.SetRole("arn:aws:iam::111111111111:role/Ext", stsfake.RoleSettings{ExternalID: "secret-ext"})
+	srv.SetRole("arn:aws:iam::111111111111:role/MFA", stsfake.RoleSettings{RequireMFA: true, TokenCode: "123456"})
+	srv.SetRole("arn:aws:iam::111111111111:role/Short", stsfake.RoleSettings{MaxSessionDuration: time.Hour})
+	srv.Deny("arn:aws:iam::111111111111:role/Denied")
+	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	in := func(arn, name string, mod func(*sts.AssumeRoleInput)) *sts.AssumeRoleInput {
+		i := &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(name)}
+		if mod != nil {
+			mod(i)
+		}
+		return i
+	}
+	for _, tc := range []struct {
+		name, code, msg string
+		in              *sts.AssumeRoleInput
+	}{
+		{"bad arn", "ValidationError", "is invalid", in("arn:aws:iam::111111111111:user/bob", "ss", nil)},
+		{"short arn", "ValidationError", "length greater than or equal to 20", in("arn:aws:iam", "ss", nil)},
+		{"bad session name", "ValidationError", "regular expression pattern", in(role, "a b", nil)},
+		{"short duration", "ValidationError", "greater than or equal to 900", in(role, "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(899) })},
+		{"over 12h", "ValidationError", "less than or equal to 43200", in(role, "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(43201) })},
+		{"over max", "ValidationError", "exceeds the MaxSessionDuration", in("arn:aws:iam::111111111111:role/Short", "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(3601) })},
+		{"denied", "AccessDenied", "is not authorized to perform: sts:AssumeRole", in("arn:aws:iam::111111111111:role/Denied", "ss", nil)},
+		{"no external id", "AccessDenied", "not authorized", in("arn:aws:iam::111111111111:role/Ext", "ss", nil)},
+		{"no mfa", "AccessDenied", "not authorized", in("arn:aws:iam::111111111111:role/MFA", "ss", nil)},
+		{"wrong mfa", "AccessDenied", "invalid MFA one time pass code", in("arn:aws:iam::111111111111:role/MFA", "ss", func(i *sts.AssumeRoleInput) {
+			i.SerialNumber, i.TokenCode = aws.String("arn:aws:iam::111111111111:mfa/alice"), aws.String("000000")
+		})},
+	} {
+		_, err := c.AssumeRole(ctx, tc.in)
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		if got := apiCode(t, err); got != tc.code || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: got %v, want %s containing %q", tc.name, err, tc.code, tc.msg)
+		}
+	}
+	if _, err := c.AssumeRole(ctx, in("arn:aws:iam::111111111111:role/Ext", "ss", func(i *sts.AssumeRoleInput) { i.ExternalId = aws.String("secret-ext") })); err != nil {
+		t.Errorf("right ExternalId: %v", err)
+	}
+	if _, err := c.AssumeRole(ctx, in("arn:aws:iam::111111111111:role/MFA", "ss", func(i *sts.AssumeRoleInput) {
+		i.SerialNumber, i.TokenCode = aws.String("arn:aws:iam::111111111111:mfa/alice"), aws.String("123456")
+	})); err != nil {
+		t.Errorf("right MFA: %v", err)
+	}
+}
+
+func TestThrottlingRecoveredBySDKRetryer(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	srv.FailNext("AssumeRole", 2, "Throttling")
+	c := client(srv, "AKIABASE", "secret", "", func(o *sts.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = zeroBackoff{} })
+	})
+	if _, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("ss")}); err != nil {
+		t.Fatalf("retryer did not recover: %v", err)
+	}
+	if got := srv.Calls("AssumeRole"); got != 3 {
+		t.Errorf("AssumeRole calls = %d, want 3 (2 throttled + 1)", got)
+	}
+}
+
+type zeroBackoff struct{}
+
+func (zeroBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
+
+func TestHandleExtension(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	srv.Handle("GetFederationToken", func(w http.ResponseWriter, r *http.Request, form url.Values) {
+		stsfake.WriteError(w, http.StatusForbidden, "AccessDenied", "no federation for "+form.Get("Name"))
+	})
+	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	_, err := c.GetFederationToken(context.Background(), &sts.GetFederationTokenInput{Name: aws.String("bob")})
+	if apiCode(t, err) != "AccessDenied" || !strings.Contains(err.Error(), "no federation for bob") {
+		t.Errorf("custom handler: %v", err)
+	}
+	_, err = c.GetSessionToken(context.Background(), &sts.GetSessionTokenInput{})
+	if apiCode(t, err) != "InvalidAction" {
+		t.Errorf("unknown action: %v", err)
+	}
+}
