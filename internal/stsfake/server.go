@@ -74,11 +74,11 @@ type failure struct {
 // Issued is what the server remembers about credentials it issued.
 type Issued struct {
 	Credentials
-	RoleARN      string
-	Account      string
-	SessionName  string
-	AssumedRole  AssumedRoleUser
-	Depth        int // 1 for a role assumed with long-term credentials
+	RoleARN        string
+	Account        string
+	SessionName    string
+	AssumedRole    AssumedRoleUser
+	Depth          int // 1 for a role assumed with long-term credentials
 	SourceIdentity string
 }
 
