@@ -1,0 +1,16 @@
+# rolehop — `make test` is the one test command (CI runs it through .ci/run).
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: test peers build bench
+
+test: ## install peers, gofmt, go vet, staticcheck, go test -race
+	scripts/test.sh
+
+peers: ## install the test peers (apt packages, minio, mc, staticcheck)
+	scripts/install-peers.sh
+
+build: ## build bin/rolehop
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/rolehop ./cmd/rolehop
+
+bench: ## run the benchmarks (figures go to BENCHMARKS.md)
+	go test -run '^$$' -bench . -benchmem ./...
