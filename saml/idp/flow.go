@@ -32,6 +32,9 @@ type flow struct {
 	headers   http.Header
 	maxSteps  int
 	decorate  func(*http.Request) // e.g. HTTP authentication
+	// loginFormErr, when set, is returned when a login form appears (the
+	// credentials were already sent another way).
+	loginFormErr error
 	start     *url.URL
 
 	user, pass                    string
@@ -72,6 +75,9 @@ func (f *flow) run(ctx context.Context, startURL string) (string, error) {
 			continue
 		}
 		if form := f.passwordForm(p); form != nil {
+			if f.loginFormErr != nil {
+				return "", f.loginFormErr
+			}
 			if p, err = f.submitLogin(ctx, p, form); err != nil {
 				return "", err
 			}

@@ -133,7 +133,7 @@ func (p *page) errorText(secrets ...string) string {
 		key := strings.ToLower(attr(n, "id") + " " + attr(n, "class"))
 		if strings.Contains(key, "error") || strings.Contains(key, "alert") {
 			t := text(n)
-			if t == "" && n.Parent != nil {
+			if t == "" && n.DataAtom == atom.Img && n.Parent != nil {
 				// An error icon: the message is beside it.
 				t = text(n.Parent)
 			}
