@@ -35,7 +35,7 @@ type flow struct {
 	// loginFormErr, when set, is returned when a login form appears (the
 	// credentials were already sent another way).
 	loginFormErr error
-	start     *url.URL
+	start        *url.URL
 
 	user, pass                    string
 	asked                         bool
