@@ -286,26 +286,13 @@ func TestFailedRefreshReachesEveryWaiterAndIsRetried(t *testing.T) {
 	}
 
 	// Not cached: the next call tries again and succeeds.
-	srv2Allow(srv, role1)
+	srv.Allow(role1)
 	if _, err := child.Credentials.Retrieve(context.Background()); err != nil {
 		t.Fatalf("retry after failure: %v", err)
 	}
 	if got := srv.Calls("AssumeRole"); got != 2 {
 		t.Errorf("after failure, STS calls = %d, want 2", got)
 	}
-}
-
-// srv2Allow lets roleARN through again by wrapping the handler: the fake has
-// no Allow, so a denied role is answered by the default handler of a fresh
-// role name mapping.
-func srv2Allow(srv *stsfake.Server, roleARN string) {
-	next := srv.Handler("AssumeRole")
-	srv.Handle("AssumeRole", func(w http.ResponseWriter, r *http.Request, form url.Values) {
-		if form.Get("RoleArn") == roleARN {
-			form.Set("RoleArn", roleARN+"-allowed")
-		}
-		next(w, r, form)
-	})
 }
 
 func TestAssumeRoleSendsEveryParameter(t *testing.T) {

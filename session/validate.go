@@ -20,7 +20,7 @@ const (
 var (
 	reAccountID  = regexp.MustCompile(`^\d{12}$`)
 	reRoleARN    = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
-	reRoleName   = regexp.MustCompile(`^(?:/(?:[\x21-\x7E]*/)?)?[\w+=,.@-]{1,64}$`)
+	reRoleName   = regexp.MustCompile(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
 	reSession    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 	reExternalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	rePolicyARN  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)

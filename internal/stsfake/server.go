@@ -179,6 +179,13 @@ func (s *Server) Deny(roleARN string) {
 	s.denied[roleARN] = true
 }
 
+// Allow undoes Deny.
+func (s *Server) Allow(roleARN string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.denied, roleARN)
+}
+
 // FailNext makes the next n calls of action fail with code (Throttling,
 // ServiceUnavailable, AccessDenied, ...), with AWS's status for that code.
 func (s *Server) FailNext(action string, n int, code string) {
