@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rolehop/rolehop/internal/stsfake"
+)
+
+// buildRolehop builds the binary the way `make build` does.
+func buildRolehop(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not on PATH: cannot build the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rolehop")
+	out, err := exec.Command(goBin, "build", "-ldflags", "-X main.version=v9.9.9-test", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBin runs the binary with env added and returns stdout, stderr and the
+// exit code.
+func runBin(t *testing.T, bin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errOut.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errOut.String(), ee.ExitCode()
+	default:
+		t.Fatalf("run rolehop: %v", err)
+		return "", "", -1
+	}
+}
+
+func TestBinary(t *testing.T) {
+	bin := buildRolehop(t)
+
+	out, stderr, code := runBin(t, bin, nil, "--version")
+	if code != 0 || out != "rolehop v9.9.9-test\n" || stderr != "" {
+		t.Errorf("--version: code %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	out, stderr, code = runBin(t, bin, nil, "whoami", "--bogus")
+	if code != 2 || out != "" || stderr != "rolehop: unknown flag: --bogus\n" {
+		t.Errorf("bad flag: code %d, stdout %q, stderr %q; want 2 and one line on stderr", code, out, stderr)
+	}
+
+	// An STS failure: exit code 5 and one line on stderr.
+	srv := stsfake.NewForTest(t)
+	srv.FailNext("GetCallerIdentity", 1, "AccessDenied")
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"AWS_CONFIG_FILE=" + empty, "AWS_SHARED_CREDENTIALS_FILE=" + empty, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_STS=" + srv.URL, "AWS_REGION=us-east-1", "AWS_PROFILE=",
+		"AWS_ACCESS_KEY_ID=AKIABINEXAMPLE", "AWS_SECRET_ACCESS_KEY=bin-secret-do-not-print", "AWS_SESSION_TOKEN=",
+	}
+	out, stderr, code = runBin(t, bin, env, "whoami")
+	if code != 5 || out != "" || !strings.HasPrefix(stderr, "rolehop: ") || strings.Count(stderr, "\n") != 1 ||
+		!strings.Contains(stderr, "AccessDenied") || strings.Contains(stderr, "bin-secret-do-not-print") {
+		t.Errorf("sts failure: code %d, stdout %q, stderr %q; want 5 and one line naming AccessDenied", code, out, stderr)
+	}
+
+	out, stderr, code = runBin(t, bin, env, "whoami")
+	if code != 0 || !strings.Contains(out, `"Arn": "arn:aws:iam::123456789012:user/rolehop-test"`) || stderr != "" {
+		t.Errorf("whoami: code %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

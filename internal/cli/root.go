@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the root command's settings every command reads.
+type globals struct {
+	io    *IOStreams
+	debug bool
+}
+
+// logger returns a debug logger on ErrOut when --debug is set, a discarding
+// one otherwise.
+func (g *globals) logger() *slog.Logger {
+	if !g.debug {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(g.io.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// NewRootCmd builds the rolehop command tree on ios. version is printed by
+// --version. Errors are returned, not printed: the caller prints them and
+// maps them to an exit code with ExitCode.
+func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
+	g := &globals{io: ios}
+	root := &cobra.Command{
+		Use:   "rolehop",
+		Short: "Temporary AWS credentials from AWS profiles or a SAML IdP login",
+		Long: "rolehop turns AWS profiles or SAML IdP logins into temporary AWS credentials.\n\n" +
+			"It honours the AWS SDK's standard environment and files (AWS_PROFILE, AWS_REGION,\n" +
+			"AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, ~/.aws/config, ~/.aws/credentials).",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Arguments without a matching subcommand are a usage error (exit 2).
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError(fmt.Errorf("unknown command %q; run 'rolehop --help' for the list", args[0]))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	root.SetVersionTemplate("rolehop {{.Version}}\n")
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log debug messages to stderr")
+
+	root.AddCommand(newWhoamiCmd(g))
+	return root
+}
+
+// noArgs rejects positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError(fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0]))
+	}
+	return nil
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

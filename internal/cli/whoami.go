@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/spf13/cobra"
+)
+
+// WhoamiOptions are the inputs of `rolehop whoami`.
+type WhoamiOptions struct {
+	IO      *IOStreams
+	Logger  *slog.Logger
+	Profile string // --profile; empty means the SDK's default chain (AWS_PROFILE, default)
+	Output  string // "json" (default) or "text"
+}
+
+func newWhoamiCmd(g *globals) *cobra.Command {
+	opts := &WhoamiOptions{IO: g.io}
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show the AWS identity of the credentials the SDK finds (sts get-caller-identity)",
+		Long: "whoami calls STS GetCallerIdentity with the credentials the AWS SDK finds\n" +
+			"(environment, AWS_PROFILE or --profile, config and credentials files) and prints\n" +
+			"UserId, Account and Arn as `aws sts get-caller-identity` does.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Logger = g.logger()
+			return runWhoami(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "AWS profile to use instead of AWS_PROFILE/default")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "json", "output format: json or text")
+	return cmd
+}
+
+// callerIdentity is GetCallerIdentity's result in the AWS CLI's key order.
+type callerIdentity struct {
+	UserId  string // the AWS CLI's key spelling
+	Account string
+	Arn     string
+}
+
+func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
+	if opts.Output != "json" && opts.Output != "text" {
+		return usageError(fmt.Errorf("--output %q: want json or text", opts.Output))
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		var missing config.SharedConfigProfileNotExistError
+		if errors.As(err, &missing) {
+			return usageError(fmt.Errorf("aws profile %q not found in the config or credentials file: %w", missing.Profile, err))
+		}
+		return fmt.Errorf("load aws config: %w", err)
+	}
+	if cfg.Region == "" {
+		// STS is global: like the AWS CLI, work without a region.
+		cfg.Region = "us-east-1"
+		log.Debug("no region configured; using us-east-1 for sts")
+	}
+	log.Debug("calling sts GetCallerIdentity", "profile", opts.Profile, "region", cfg.Region)
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("sts get-caller-identity: %w", err)
+	}
+	id := callerIdentity{UserId: aws.ToString(out.UserId), Account: aws.ToString(out.Account), Arn: aws.ToString(out.Arn)}
+	if opts.Output == "text" {
+		// The AWS CLI's text output: values in key order Account, Arn, UserId.
+		_, err = fmt.Fprintf(opts.IO.Out, "%s\t%s\t%s\n", id.Account, id.Arn, id.UserId)
+		return err
+	}
+	enc := json.NewEncoder(opts.IO.Out)
+	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(id)
+}
