@@ -11,10 +11,14 @@ timings=()
 step() {
   local name=$1; shift
   echo "==> $name"
-  local start=${EPOCHREALTIME/./} ms
-  "$@"
+  local start=${EPOCHREALTIME/./} ms rc=0
+  "$@" || rc=$?
   ms=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
-  timings+=("$(printf '%-14s %4d.%01ds' "$name" $((ms / 1000)) $((ms % 1000 / 100)))")
+  timings+=("$(printf '%-14s %4d.%01ds%s' "$name" $((ms / 1000)) $((ms % 1000 / 100)) "$([ $rc -eq 0 ] || echo "  FAILED (exit $rc)")")")
+  if [ $rc -ne 0 ]; then
+    echo "==> $name failed (exit $rc)" >&2
+    exit $rc
+  fi
 }
 
 check_gofmt() {
