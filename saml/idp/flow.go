@@ -37,10 +37,10 @@ type flow struct {
 	loginFormErr error
 	start        *url.URL
 
-	user, pass                    string
-	asked                         bool
-	userSent, passSent, otpSent   bool
-	passwordForms, otpForms, hops int
+	user, pass                  string
+	asked                       bool
+	userSent, passSent, otpSent bool
+	hops                        int // requests sent
 }
 
 func (f *flow) run(ctx context.Context, startURL string) (string, error) {
@@ -65,7 +65,7 @@ func (f *flow) run(ctx context.Context, startURL string) (string, error) {
 			if v == "" {
 				return "", fmt.Errorf("%w: %s sent an empty SAMLResponse (%s)", ErrNoAssertion, f.name, p.describe())
 			}
-			f.log.DebugContext(ctx, "idp: got SAMLResponse", "idp", f.name, "steps", step+1)
+			f.log.DebugContext(ctx, "idp: got SAMLResponse", "idp", f.name, "pages", step+1, "requests", f.hops)
 			return v, nil
 		}
 		if form := f.otpForm(p); form != nil {
