@@ -80,8 +80,7 @@ func (zeroBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, n
 
 // staticProvider is a base Provider returning one config for its account.
 type staticProvider struct {
-	cfg     aws.Config
-	account string
+	cfg aws.Config
 }
 
 func (p staticProvider) Config(_ context.Context, accountID string) (aws.Config, error) {
