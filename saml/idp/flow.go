@@ -325,8 +325,10 @@ func (f *flow) submitOTP(ctx context.Context, p *page, form *htmlForm) (*page, e
 	return f.submit(ctx, p, form, vals, false)
 }
 
-// autoSubmitForm is a form with nothing to type: hidden inputs and at most
-// a button (the "JavaScript is off, press Continue" pages).
+// autoSubmitForm is a form with nothing to type: hidden inputs, buttons and
+// preset choices (the "JavaScript is off, press Continue" pages,
+// Shibboleth's local-storage and attribute-release consent pages), sent as
+// the browser would with its defaults.
 func autoSubmitForm(p *page) *htmlForm {
 	for _, form := range p.forms {
 		hidden := 0
@@ -337,7 +339,7 @@ func autoSubmitForm(p *page) *htmlForm {
 				if in.name != "" {
 					hidden++
 				}
-			case "submit", "button", "image", "reset":
+			case "submit", "button", "image", "reset", "checkbox", "radio":
 			default:
 				typing = true
 			}

@@ -259,3 +259,31 @@ func TestOneLoginRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestOneLoginConcurrent: callers share one client and one access token.
+func TestOneLoginConcurrent(t *testing.T) {
+	fake, srv := newOneLogin(t, false)
+	o := &idp.OneLogin{
+		Options:  idp.Options{HTTPClient: srv.Client()},
+		ClientID: "cid-1", ClientSecret: "csecret-9d8c7b",
+		BaseURL: srv.URL, Subdomain: "corp", AppID: "123456",
+		Prompter: idp.Fixed{User: "alice@corp.example", Pass: "s3cret-Pa55"},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			if _, err := o.Assertion(context.Background()); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if fake.tokens != 1 {
+		t.Errorf("asked for %d access tokens, want 1", fake.tokens)
+	}
+}
