@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -90,6 +91,11 @@ func StartSimpleSAML(ctx context.Context, dir string, opts SimpleSAMLOptions) (*
 	}
 	if _, err := os.Stat(filepath.Join(simpleSAMLWWW, "index.php")); err != nil {
 		return nil, fmt.Errorf("%s missing (Debian package simplesamlphp): %w", simpleSAMLWWW, ErrMissing)
+	}
+	// php-xml is not a dependency of the simplesamlphp package; without it
+	// every page fails with `Class "DOMDocument" not found`.
+	if err := exec.CommandContext(ctx, php, "-r", `exit(extension_loaded("dom") && extension_loaded("mbstring") ? 0 : 1);`).Run(); err != nil {
+		return nil, fmt.Errorf("php lacks the dom or mbstring extension (Debian packages php-xml, php-mbstring): %w", ErrMissing)
 	}
 	if len(opts.Accounts) == 0 {
 		opts.Accounts = []string{"111111111111"}
