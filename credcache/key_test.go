@@ -2,12 +2,14 @@ package credcache
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 const botocorePython = "/usr/bin/python3"
@@ -127,5 +129,44 @@ func TestAssumeRoleKeyBadInput(t *testing.T) {
 		if _, err := AssumeRoleKey(a); !errors.Is(err, ErrInvalidArgs) {
 			t.Errorf("AssumeRoleKey(%+v) error = %v, want ErrInvalidArgs", a, err)
 		}
+	}
+}
+
+// TestReadsEntryWrittenByBotocore: botocore's own JSONFileCache (what the
+// AWS CLI uses for ~/.aws/cli/cache) writes an AssumeRole response under
+// its own key; rolehop finds it under AssumeRoleKey and uses it unchanged.
+func TestReadsEntryWrittenByBotocore(t *testing.T) {
+	botocoreKey(t, "arn:aws:iam::1:role/R", nil) // skips when botocore is missing
+	dir := t.TempDir()
+	const script = `
+import sys, datetime
+from dateutil.tz import tzutc
+from botocore.credentials import AssumeRoleCredentialFetcher
+from botocore.utils import JSONFileCache
+f = AssumeRoleCredentialFetcher(None, None, "arn:aws:iam::111111111111:role/Dev",
+    extra_args={"RoleSessionName": "bob", "DurationSeconds": 3600})
+JSONFileCache(sys.argv[1])[f._cache_key] = {
+    "Credentials": {"AccessKeyId": "ASIABOTO", "SecretAccessKey": "botosecret", "SessionToken": "bototoken",
+                    "Expiration": datetime.datetime(2026, 11, 22, 16, 30, tzinfo=tzutc())},
+    "AssumedRoleUser": {"AssumedRoleId": "AROA:bob", "Arn": "arn:aws:sts::111111111111:assumed-role/Dev/bob"},
+    "ResponseMetadata": {"RequestId": "r", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+`
+	if out, err := exec.Command(botocorePython, "-c", script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("botocore: %v: %s", err, out)
+	}
+	key, err := AssumeRoleKey(AssumeRoleArgs{RoleArn: "arn:aws:iam::111111111111:role/Dev", RoleSessionName: "bob", DurationSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cache{Dir: dir, Now: func() time.Time { return time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) }}
+	e, err := c.GetEntry(t.Context(), key, func(ctx context.Context) (Entry, error) {
+		return Entry{}, errors.New("must not fetch: the botocore entry is fresh")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Credentials.AccessKeyID != "ASIABOTO" || e.Credentials.SessionToken != "bototoken" ||
+		!e.Credentials.Expires.Equal(time.Date(2026, 11, 22, 16, 30, 0, 0, time.UTC)) || e.AssumedRoleUser.Arn == "" {
+		t.Fatalf("entry = %+v", e)
 	}
 }
