@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -414,11 +415,16 @@ func (f *flow) fetch(ctx context.Context, method string, u *url.URL, form url.Va
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the
-// full URL (query included).
+// full URL (query included), and says what to do about an untrusted
+// certificate.
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
+	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		return fmt.Errorf("%v (add the IdP's CA to the system trust store; InsecureSkipVerify is for test IdPs only)", err)
 	}
 	return err
 }
