@@ -70,6 +70,8 @@ type roleProvider struct {
 	cache   *credCache
 }
 
+var _ aws.CredentialsProvider = (*roleProvider)(nil)
+
 func (p *roleProvider) assumedRole() {}
 
 // Retrieve returns cached credentials, assuming the role when they are due

@@ -424,3 +424,39 @@ func TestCrossAccountChainedBaseClamps(t *testing.T) {
 		t.Errorf("ChainDepth = %d, want 2", got)
 	}
 }
+
+func TestCrossAccountRefreshesWithInjectedClock(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
+	ca, err := session.NewCrossAccount(staticProvider{cfg: baseConfig(srv, "us-east-1")}, "123456789012", "Ops",
+		session.WithClock(clock.Now), session.WithDuration(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []string{"111111111111", "222222222222"} {
+		if _, err := ca.Credentials(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(59 * time.Minute)
+	for _, acct := range []string{"111111111111", "222222222222"} {
+		if _, err := ca.Credentials(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.Calls("AssumeRole"); n != 2 {
+		t.Errorf("before half life: %d STS calls, want 2", n)
+	}
+	clock.Advance(time.Minute)
+	cfg, err := ca.Config(ctx, "111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("AssumeRole"); n != 3 {
+		t.Errorf("at half life: %d STS calls, want 3 (one account refreshed)", n)
+	}
+}

@@ -1,6 +1,7 @@
 package stsfake
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -91,6 +92,9 @@ func (s *Server) assumeRole(w http.ResponseWriter, r *http.Request, form url.Val
 	}
 	if p := form.Get("Policy"); utf8.RuneCountInString(p) > 2048 {
 		validationError(w, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
+		return
+	} else if p != "" && !json.Valid([]byte(p)) {
+		WriteError(w, http.StatusBadRequest, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
 		return
 	}
 	if src := form.Get("SourceIdentity"); src != "" {

@@ -200,6 +200,7 @@ func TestAssumeRoleValidation(t *testing.T) {
 		{"short duration", "ValidationError", "greater than or equal to 900", in(role, "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(899) })},
 		{"over 12h", "ValidationError", "less than or equal to 43200", in(role, "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(43201) })},
 		{"over max", "ValidationError", "exceeds the MaxSessionDuration", in("arn:aws:iam::111111111111:role/Short", "ss", func(i *sts.AssumeRoleInput) { i.DurationSeconds = aws.Int32(3601) })},
+		{"policy not JSON", "MalformedPolicyDocument", "not in the valid JSON format", in(role, "ss", func(i *sts.AssumeRoleInput) { i.Policy = aws.String("{") })},
 		{"denied", "AccessDenied", "is not authorized to perform: sts:AssumeRole", in("arn:aws:iam::111111111111:role/Denied", "ss", nil)},
 		{"no external id", "AccessDenied", "not authorized", in("arn:aws:iam::111111111111:role/Ext", "ss", nil)},
 		{"no mfa", "AccessDenied", "not authorized", in("arn:aws:iam::111111111111:role/MFA", "ss", nil)},
