@@ -22,13 +22,23 @@ var ErrLoginRejected = errors.New("simplesaml rejected the username or password"
 // SAMLResponse the IdP would post to AWS. It is for tests that need a real
 // signed assertion; rolehop's own IdP clients live in saml/idp.
 func (s *SimpleSAML) LoginAWS(ctx context.Context, username, password string) (string, error) {
+	return s.login(ctx, s.AWSLoginURL, username, password)
+}
+
+// LoginSP is LoginAWS for another service provider configured on the IdP
+// (the broker's BrokerEntityID): an IdP-initiated login for spEntityID.
+func (s *SimpleSAML) LoginSP(ctx context.Context, spEntityID, username, password string) (string, error) {
+	return s.login(ctx, s.BaseURL+"/saml2/idp/SSOService.php?spentityid="+url.QueryEscape(spEntityID), username, password)
+}
+
+func (s *SimpleSAML) login(ctx context.Context, startURL, username, password string) (string, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return "", err
 	}
 	c := &http.Client{Jar: jar, Transport: &http.Transport{Proxy: nil}}
 
-	page, pageURL, err := fetch(ctx, c, http.MethodGet, s.AWSLoginURL, nil)
+	page, pageURL, err := fetch(ctx, c, http.MethodGet, startURL, nil)
 	if err != nil {
 		return "", err
 	}

@@ -237,6 +237,32 @@ func verifyWithXmlsec(t *testing.T, s *SimpleSAML, raw []byte) {
 	}
 }
 
+func TestSimpleSAMLBrokerSP(t *testing.T) {
+	t.Parallel()
+	const broker = "http://127.0.0.1:8090/saml/metadata"
+	s := NewSimpleSAML(t, SimpleSAMLOptions{BrokerEntityID: broker, BrokerACS: "http://127.0.0.1:8090/saml/acs"})
+	b64, err := s.LoginSP(context.Background(), broker, "alice", "alicepass")
+	if err != nil {
+		t.Fatalf("LoginSP broker alice: %v", err)
+	}
+	_, d := decodeSAML(t, b64)
+	if got := d.attr("groups"); !slices.Equal(got, []string{"admins", "dev"}) {
+		t.Errorf("broker groups = %q, want [admins dev]", got)
+	}
+	if got := d.attr("uid"); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("broker uid = %q, want [alice]", got)
+	}
+	if d.attr(roleAttr) != nil || len(d.Attributes) != 3 {
+		t.Errorf("broker got %d attributes (AWS Role %q), want only uid, mail, groups", len(d.Attributes), d.attr(roleAttr))
+	}
+	if d.NameID.Format != "urn:oasis:names:tc:SAML:2.0:nameid-format:transient" || d.NameID.Value == "alice" {
+		t.Errorf("broker NameID = %q (%s), want a transient one", d.NameID.Value, d.NameID.Format)
+	}
+	if _, err := s.LoginSP(context.Background(), "urn:unknown:sp", "alice", "alicepass"); err == nil {
+		t.Error("LoginSP for an SP the IdP does not know: no error")
+	}
+}
+
 func TestRedis(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
