@@ -116,13 +116,13 @@ func roleNameMatches(role Role, name string) bool {
 }
 
 // String describes the response without the raw assertion.
-func (r *Response) String() string {
+func (r Response) String() string {
 	return fmt.Sprintf("saml response from %q for %q: %d roles, valid until %s",
 		r.Issuer, r.NameID, len(r.Roles), r.NotOnOrAfter.Format(time.RFC3339))
 }
 
 // LogValue lets slog print a Response without the raw assertion.
-func (r *Response) LogValue() slog.Value {
+func (r Response) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("issuer", r.Issuer),
 		slog.String("name_id", r.NameID),

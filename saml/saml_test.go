@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -92,7 +93,9 @@ func TestParseBothOrdersAndWhitespace(t *testing.T) {
 	if r.Raw != b64 {
 		t.Errorf("Raw is not the input without whitespace")
 	}
-	if strings.Contains(r.String(), r.Raw) || strings.Contains(fmt.Sprintf("%v", r), r.Raw) {
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("parsed", "response", r, "value", *r)
+	if strings.Contains(r.String(), r.Raw) || strings.Contains(fmt.Sprintf("%v %+v", r, *r), r.Raw) || strings.Contains(logged.String(), r.Raw[:40]) {
 		t.Errorf("String() leaks the raw assertion")
 	}
 	if r.Expired(time.Date(2026, 1, 2, 3, 8, 59, 0, time.UTC)) {
