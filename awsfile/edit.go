@@ -407,13 +407,17 @@ func verify(before, after *document, want map[string]map[string]string) error {
 	if b, a := prefix(before), prefix(after); len(a) < len(b) || !slices.Equal(b, a[:len(b)]) {
 		return fmt.Errorf("the lines before the first section would change")
 	}
+	afterByName := make(map[string]*section, len(after.sections))
+	for _, s := range after.sections {
+		afterByName[s.name] = s
+	}
 	var names []string
 	for _, s := range before.sections {
 		if _, touched := want[s.name]; touched {
 			continue
 		}
 		names = append(names, s.name)
-		t := after.section(s.name)
+		t := afterByName[s.name]
 		if t == nil {
 			return fmt.Errorf("section [%s] would disappear", s.name)
 		}
@@ -425,7 +429,7 @@ func verify(before, after *document, want map[string]map[string]string) error {
 		}
 	}
 	for name, vals := range want {
-		t := after.section(name)
+		t := afterByName[name]
 		switch {
 		case vals == nil && t != nil:
 			return fmt.Errorf("section [%s] would not be removed", name)

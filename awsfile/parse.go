@@ -128,21 +128,23 @@ func indentPrefix(s string) string {
 	return s[:len(s)-len(strings.TrimLeftFunc(s, isPySpace))]
 }
 
-// splitLines cuts data into lines, keeping each line ending.
+// splitLines cuts data into lines, keeping each line ending. The lines share
+// one copy of data.
 func splitLines(data []byte) []docLine {
-	var lines []docLine
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
+	s := string(data)
+	lines := make([]docLine, 0, strings.Count(s, "\n")+1)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
 		if i < 0 {
-			lines = append(lines, docLine{text: string(data)})
+			lines = append(lines, docLine{text: s})
 			break
 		}
-		text, eol := data[:i], "\n"
-		if i > 0 && data[i-1] == '\r' {
-			text, eol = data[:i-1], "\r\n"
+		text, eol := s[:i], "\n"
+		if i > 0 && s[i-1] == '\r' {
+			text, eol = s[:i-1], "\r\n"
 		}
-		lines = append(lines, docLine{text: string(text), eol: eol})
-		data = data[i+1:]
+		lines = append(lines, docLine{text: text, eol: eol})
+		s = s[i+1:]
 	}
 	return lines
 }
