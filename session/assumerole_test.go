@@ -263,18 +263,17 @@ func TestFailedRefreshReachesEveryWaiterAndIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 20
-	var started atomic.Int32
+	var joined atomic.Int32
+	session.SetTestHookJoined(t, func(string) { joined.Add(1) })
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			started.Add(1)
 			_, err := child.Credentials.Retrieve(context.Background())
 			errs <- err
 		}()
 	}
 	waitFor(t, "the call to reach STS", func() bool { return srv.Calls("AssumeRole") == 1 })
-	waitFor(t, "every waiter to start", func() bool { return started.Load() == n })
-	time.Sleep(50 * time.Millisecond) // let the last starters join the flight
+	waitFor(t, "every waiter to join the one flight", func() bool { return joined.Load() == n })
 	release()
 	for range n {
 		if err := <-errs; !errors.Is(err, session.ErrAssumeRole) {

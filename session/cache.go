@@ -34,6 +34,10 @@ type credCache struct {
 	group   singleflight.Group
 }
 
+// testHookJoined, when set by a test, is called once a caller has joined the
+// flight for key (its result is then guaranteed to be that flight's).
+var testHookJoined func(key string)
+
 func newCredCache(share float64, now func() time.Time) *credCache {
 	if share <= 0 || share > 1 {
 		share = DefaultRefreshShare
@@ -92,6 +96,9 @@ func (c *credCache) get(ctx context.Context, key string, fetch func(context.Cont
 		c.mu.Unlock()
 		return creds, nil
 	})
+	if testHookJoined != nil {
+		testHookJoined(key)
+	}
 	select {
 	case res := <-ch:
 		if res.Err != nil {
