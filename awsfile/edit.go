@@ -119,7 +119,7 @@ func validateKey(key string) error {
 	}
 	for _, r := range key {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return fmt.Errorf("%w: key name %q may hold only lower-case letters, digits and _ - .", ErrInvalid, key)
+			return fmt.Errorf("%w: key name %q may hold only lower-case letters, digits, underscores, dashes and dots", ErrInvalid, key)
 		}
 	}
 	return nil
