@@ -353,11 +353,10 @@ func autoSubmitForm(p *page) *htmlForm {
 }
 
 func (f *flow) submit(ctx context.Context, p *page, form *htmlForm, vals url.Values, secret bool) (*page, error) {
-	ref, err := url.Parse(strings.TrimSpace(form.action))
+	target, err := actionURL(p, form)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: form action %q is not a url", ErrIdP, f.name, oneLine(form.action, 80))
 	}
-	target := p.url.ResolveReference(ref)
 	if target.Scheme != "https" && target.Scheme != "http" {
 		return nil, fmt.Errorf("%w: %s: form posts to unsupported url scheme %q", ErrIdP, f.name, target.Scheme)
 	}
@@ -372,6 +371,18 @@ func (f *flow) submit(ctx context.Context, p *page, form *htmlForm, vals url.Val
 		return f.fetch(ctx, http.MethodGet, target, nil)
 	}
 	return f.fetch(ctx, http.MethodPost, target, vals)
+}
+
+// actionURL resolves a form's action against the page URL as a browser
+// does: empty means the page itself, "?" the same path without a query.
+func actionURL(p *page, form *htmlForm) (*url.URL, error) {
+	ref, err := url.Parse(strings.TrimSpace(form.action))
+	if err != nil {
+		return nil, err
+	}
+	target := p.url.ResolveReference(ref)
+	target.Fragment, target.RawFragment = "", ""
+	return target, nil
 }
 
 func (f *flow) fetch(ctx context.Context, method string, u *url.URL, form url.Values) (*page, error) {
