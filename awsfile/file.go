@@ -191,6 +191,13 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	}
 	defer func() { _ = lock.Unlock() }()
 
+	// Root writing a user's file (sudo) must not leave files the user can no
+	// longer open: the lock file and a new file get the folder's owner, a
+	// replaced file keeps its own.
+	dirInfo, _ := os.Stat(dir)
+	if dirInfo != nil {
+		keepOwnerPath(lockPath, dirInfo)
+	}
 	log := f.logger().With("path", p)
 	removeStaleTemps(target, log)
 
@@ -222,7 +229,11 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	} else if len(data) == 0 {
 		return nil
 	}
-	if err := writeAtomic(target, data, mode, st); err != nil {
+	owner := st
+	if owner == nil {
+		owner = dirInfo
+	}
+	if err := writeAtomic(target, data, mode, owner); err != nil {
 		return fmt.Errorf("awsfile: cannot write %s: %w; check that its folder is writable", p, err)
 	}
 	names := make([]string, 0, len(updates))
@@ -237,9 +248,9 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 }
 
 // writeAtomic replaces target with data: a temporary file in the same folder
-// is written, fsynced, given mode (and the old file's owner when possible)
-// and renamed over target; then the folder is fsynced.
-func writeAtomic(target string, data []byte, mode fs.FileMode, old fs.FileInfo) error {
+// is written, fsynced, given mode (and owner's owner when possible) and
+// renamed over target; then the folder is fsynced.
+func writeAtomic(target string, data []byte, mode fs.FileMode, owner fs.FileInfo) error {
 	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
@@ -258,8 +269,8 @@ func writeAtomic(target string, data []byte, mode fs.FileMode, old fs.FileInfo) 
 	if err := tmp.Chmod(mode); err != nil {
 		return err
 	}
-	if old != nil {
-		keepOwner(tmp, old)
+	if owner != nil {
+		keepOwner(tmp, owner)
 	}
 	half := len(data) / 2
 	if _, err := tmp.Write(data[:half]); err != nil {

@@ -414,3 +414,34 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestRootKeepsTheUsersOwnership: `sudo rolehop login` writing into a user's
+// ~/.aws must leave files the user can still open and replace.
+func TestRootKeepsTheUsersOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write as one user into another's folder")
+	}
+	const nobody = 65534
+	dir := filepath.Join(t.TempDir(), ".aws")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "credentials")
+	for i := 1; i <= 2; i++ { // creates the file, then replaces it
+		if err := UpdateCredentials(context.Background(), path, "p", helperValues("p", i)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + ".lock"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobody || st.Gid != nobody {
+				t.Fatalf("write %d: %s is owned by %d:%d, want the folder's owner", i, p, st.Uid, st.Gid)
+			}
+		}
+	}
+}

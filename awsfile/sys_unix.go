@@ -18,6 +18,20 @@ func keepOwner(f *os.File, old fs.FileInfo) {
 	_ = f.Chown(int(st.Uid), int(st.Gid))
 }
 
+// keepOwnerPath is keepOwner for a file named by path.
+func keepOwnerPath(path string, old fs.FileInfo) {
+	st, ok := old.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return
+	}
+	if fi, err := os.Stat(path); err == nil {
+		if cur, ok := fi.Sys().(*syscall.Stat_t); ok && cur.Uid == st.Uid && cur.Gid == st.Gid {
+			return
+		}
+	}
+	_ = os.Chown(path, int(st.Uid), int(st.Gid))
+}
+
 // syncDir makes a rename in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
