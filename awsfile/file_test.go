@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -334,5 +335,28 @@ func TestCredentialValues(t *testing.T) {
 	}
 	if got := CredentialValues(aws.Credentials{AccessKeyID: "A", SecretAccessKey: "S"}); len(got) != 2 {
 		t.Fatalf("static credentials gave %v", got)
+	}
+}
+
+func TestConcurrentGoroutinesKeepEveryProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	writeFile(t, path, fixture+"\n", 0o600)
+	errs := make(chan error, 10)
+	for i := range 10 {
+		go func() {
+			errs <- UpdateCredentials(context.Background(), path, fmt.Sprintf("g%d", i), helperValues("g", i))
+		}()
+	}
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Profiles(path, Credentials)
+	if err != nil || len(got) != 13 {
+		t.Fatalf("profiles = %v, %v", got, err)
+	}
+	if !strings.HasPrefix(readFile(t, path), fixture+"\n") {
+		t.Fatal("the original content changed")
 	}
 }
