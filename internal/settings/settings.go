@@ -1,0 +1,517 @@
+// Package settings reads rolehop's settings file (config.yaml): global
+// defaults and named login profiles (IdP kind and URL, username, account,
+// role, region, duration, target AWS profile), plus the accounts.yaml file
+// that maps account IDs to aliases. It also builds a session.SAML provider
+// from a login profile (NewSAMLProvider), used by `rolehop login` and by
+// credential delivery for `login:NAME` bases.
+//
+// The settings file is found at $ROLEHOP_CONFIG, else
+// $XDG_CONFIG_HOME/rolehop/config.yaml, else ~/.config/rolehop/config.yaml:
+//
+//	defaults:
+//	  region: us-east-1
+//	  duration: 1h
+//	  sort: account            # account|role
+//	  accounts_file: ~/.config/rolehop/accounts.yaml
+//	logins:
+//	  corp:
+//	    idp: form              # form|adfs|onelogin
+//	    url: https://idp.example.com/simplesaml/saml2/idp/SSOService.php?spentityid=urn%3Aamazon%3Awebservices
+//	    username: alice
+//	    keyring: false         # opt-in: password from the OS keyring
+//	    account: "111111111111"
+//	    role: Admin
+//	    region: us-east-1
+//	    duration: 1h
+//	    profile: corp          # AWS profile written by login
+//	    sts_endpoint: ""       # optional
+//	    adfs: {auth: forms}    # forms|basic|ntlm
+//	    onelogin: {region: us, subdomain: x, app_id: "1", client_id: y}
+//
+// Unknown keys are errors naming the file and line, so a typo never silently
+// drops a setting. A leading "~" in paths is expanded to the home folder.
+// Precedence, highest first: command-line flags, ROLEHOP_* environment
+// variables (ApplyEnv), the login profile, the defaults (File.Login merges
+// the last two).
+package settings
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Sentinel errors; check them with errors.Is.
+var (
+	// ErrInvalid: the settings (or accounts) file cannot be read as rolehop
+	// settings: bad YAML, an unknown key, a bad value. The error names the
+	// file and line.
+	ErrInvalid = errors.New("invalid rolehop settings")
+	// ErrUnknownLogin: no login profile of that name in the settings file.
+	ErrUnknownLogin = errors.New("unknown login profile")
+)
+
+// IdP kinds.
+const (
+	IdPForm     = "form"
+	IdPADFS     = "adfs"
+	IdPOneLogin = "onelogin"
+)
+
+// Sort orders for role lists.
+const (
+	SortAccount = "account"
+	SortRole    = "role"
+)
+
+// File is a parsed settings file.
+type File struct {
+	// Path is the file read ("" for built-in defaults).
+	Path string
+	// Exists is false when the file did not exist (every value is then the
+	// zero value).
+	Exists   bool
+	Defaults Defaults
+	// Logins are the named login profiles, keyed by name.
+	Logins map[string]LoginProfile
+}
+
+// Defaults are the global settings, under `defaults:`.
+type Defaults struct {
+	Region          string
+	Duration        time.Duration
+	Sort            string // SortAccount or SortRole; "" means account
+	AccountsFile    string // accounts.yaml path, "~" expanded
+	Output          string // AWS CLI output format written to the config profile
+	ProfileTemplate string // profile name template for login --all
+}
+
+// ADFSSettings configure an ADFS login.
+type ADFSSettings struct {
+	Auth string // forms (default), basic or ntlm
+}
+
+// OneLoginSettings configure a OneLogin login. The client secret comes from
+// the environment variable ONELOGIN_CLIENT_SECRET, never from the file.
+type OneLoginSettings struct {
+	Region    string // us (default) or eu
+	Subdomain string
+	AppID     string
+	ClientID  string
+}
+
+// LoginProfile is one named login profile merged with the defaults: what
+// `rolehop login --login NAME` starts from.
+type LoginProfile struct {
+	Name        string // the profile's name in the settings file ("" for none)
+	IdP         string // IdPForm, IdPADFS or IdPOneLogin; "" means form
+	URL         string // IdP-initiated sign-on URL for AWS
+	Username    string
+	Keyring     bool // password from the OS keyring (opt-in)
+	Account     string
+	Role        string
+	Region      string
+	Duration    time.Duration
+	Profile     string // target AWS profile
+	STSEndpoint string // STS endpoint URL; "" means the SDK's (AWS_ENDPOINT_URL_STS, ...)
+	Output      string
+	Sort        string
+	// ProfileTemplate names profiles written by login --all.
+	ProfileTemplate string
+	AccountsFile    string
+	ADFS            ADFSSettings
+	OneLogin        OneLoginSettings
+}
+
+// The YAML shapes, decoded with unknown keys rejected.
+type rawFile struct {
+	Defaults rawDefaults         `yaml:"defaults"`
+	Logins   map[string]rawLogin `yaml:"logins"`
+}
+
+type rawDefaults struct {
+	Region          string   `yaml:"region"`
+	Duration        duration `yaml:"duration"`
+	Sort            string   `yaml:"sort"`
+	AccountsFile    string   `yaml:"accounts_file"`
+	Output          string   `yaml:"output"`
+	ProfileTemplate string   `yaml:"profile_template"`
+}
+
+type rawLogin struct {
+	IdP             string      `yaml:"idp"`
+	URL             string      `yaml:"url"`
+	Username        string      `yaml:"username"`
+	Keyring         bool        `yaml:"keyring"`
+	Account         string      `yaml:"account"`
+	Role            string      `yaml:"role"`
+	Region          string      `yaml:"region"`
+	Duration        duration    `yaml:"duration"`
+	Profile         string      `yaml:"profile"`
+	STSEndpoint     string      `yaml:"sts_endpoint"`
+	Output          string      `yaml:"output"`
+	Sort            string      `yaml:"sort"`
+	ProfileTemplate string      `yaml:"profile_template"`
+	ADFS            rawADFS     `yaml:"adfs"`
+	OneLogin        rawOneLogin `yaml:"onelogin"`
+}
+
+type rawADFS struct {
+	Auth string `yaml:"auth"`
+}
+
+type rawOneLogin struct {
+	Region    string `yaml:"region"`
+	Subdomain string `yaml:"subdomain"`
+	AppID     string `yaml:"app_id"`
+	ClientID  string `yaml:"client_id"`
+}
+
+// duration reads "1h", "90m", "3600s" or a plain number of seconds.
+type duration struct{ d time.Duration }
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.d = v
+	return nil
+}
+
+// ParseDuration reads a duration as Go writes it ("1h", "90m", "1h30m") or
+// a plain number of seconds ("3600").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(1<<62/time.Second) {
+			return 0, fmt.Errorf("duration %q out of range", s)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("duration %q: want a duration like 1h, 90m or a number of seconds", s)
+	}
+	return d, nil
+}
+
+// DefaultPath returns the settings file's path: $ROLEHOP_CONFIG, else
+// $XDG_CONFIG_HOME/rolehop/config.yaml, else ~/.config/rolehop/config.yaml.
+func DefaultPath() string {
+	if p := os.Getenv("ROLEHOP_CONFIG"); p != "" {
+		return ExpandHome(p)
+	}
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "rolehop", "config.yaml")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".config", "rolehop", "config.yaml")
+	}
+	return filepath.Join(home, ".config", "rolehop", "config.yaml")
+}
+
+// DefaultAccountsPath is accounts.yaml next to the default settings file's
+// folder: $XDG_CONFIG_HOME/rolehop/accounts.yaml or
+// ~/.config/rolehop/accounts.yaml.
+func DefaultAccountsPath() string {
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "rolehop", "accounts.yaml")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".config", "rolehop", "accounts.yaml")
+	}
+	return filepath.Join(home, ".config", "rolehop", "accounts.yaml")
+}
+
+// ExpandHome replaces a leading "~" (alone or followed by a separator) with
+// the home folder.
+func ExpandHome(p string) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(home, p[1:])
+}
+
+// Load reads the settings file at path ("" means DefaultPath()). A missing
+// file is not an error: it gives an empty File with Exists false. A file
+// that is not valid settings gives an error wrapping ErrInvalid that names
+// the file and the line.
+func Load(path string) (*File, error) {
+	if path == "" {
+		path = DefaultPath()
+	}
+	path = ExpandHome(path)
+	f := &File{Path: path, Logins: map[string]LoginProfile{}}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read rolehop settings: %w", err)
+	}
+	f.Exists = true
+	var raw rawFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s: %s; fix the file or point ROLEHOP_CONFIG elsewhere", ErrInvalid, path, yamlMessage(err))
+	}
+	if err := checkSort("defaults.sort", raw.Defaults.Sort); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+	}
+	f.Defaults = Defaults{
+		Region:          raw.Defaults.Region,
+		Duration:        raw.Defaults.Duration.d,
+		Sort:            raw.Defaults.Sort,
+		AccountsFile:    ExpandHome(raw.Defaults.AccountsFile),
+		Output:          raw.Defaults.Output,
+		ProfileTemplate: raw.Defaults.ProfileTemplate,
+	}
+	for name, rl := range raw.Logins {
+		lp := LoginProfile{
+			Name: name, IdP: strings.ToLower(rl.IdP), URL: rl.URL, Username: rl.Username, Keyring: rl.Keyring,
+			Account: rl.Account, Role: rl.Role, Region: rl.Region, Duration: rl.Duration.d,
+			Profile: rl.Profile, STSEndpoint: rl.STSEndpoint, Output: rl.Output, Sort: rl.Sort,
+			ProfileTemplate: rl.ProfileTemplate,
+			ADFS:            ADFSSettings{Auth: strings.ToLower(rl.ADFS.Auth)},
+			OneLogin: OneLoginSettings{Region: rl.OneLogin.Region, Subdomain: rl.OneLogin.Subdomain,
+				AppID: rl.OneLogin.AppID, ClientID: rl.OneLogin.ClientID},
+		}
+		if err := lp.check("logins." + name); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+		}
+		f.Logins[name] = lp
+	}
+	return f, nil
+}
+
+// yamlMessage turns yaml.v3's messages ("yaml: unmarshal errors:\n  line 3:
+// field x not found in type settings.rawLogin") into one line without Go
+// type names.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			if i := strings.Index(m, " not found in type "); i >= 0 {
+				m = strings.Replace(m[:i], "field ", "unknown key ", 1)
+			}
+			msgs = append(msgs, m)
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return strings.TrimPrefix(strings.Join(strings.Fields(err.Error()), " "), "yaml: ")
+}
+
+func checkSort(field, v string) error {
+	if v != "" && v != SortAccount && v != SortRole {
+		return fmt.Errorf("%s %q: want account or role", field, v)
+	}
+	return nil
+}
+
+// check validates the values a login profile may hold.
+func (lp LoginProfile) check(field string) error {
+	switch lp.IdP {
+	case "", IdPForm, IdPADFS, IdPOneLogin:
+	default:
+		return fmt.Errorf("%s.idp %q: want form, adfs or onelogin", field, lp.IdP)
+	}
+	switch lp.ADFS.Auth {
+	case "", "forms", "basic", "ntlm":
+	default:
+		return fmt.Errorf("%s.adfs.auth %q: want forms, basic or ntlm", field, lp.ADFS.Auth)
+	}
+	return checkSort(field+".sort", lp.Sort)
+}
+
+// Names returns the login profile names, sorted.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.Logins))
+	for n := range f.Logins {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Login returns the login profile name merged with the defaults: every
+// setting the profile leaves empty takes the default's value. An empty name
+// gives the login named "default" if there is one, else the only login if
+// there is exactly one, else the defaults alone. An unknown name gives an
+// error wrapping ErrUnknownLogin that lists the known ones.
+func (f *File) Login(name string) (LoginProfile, error) {
+	var lp LoginProfile
+	switch {
+	case name != "":
+		p, ok := f.Logins[name]
+		if !ok {
+			known := "none"
+			if len(f.Logins) > 0 {
+				known = strings.Join(f.Names(), ", ")
+			}
+			where := f.Path
+			if where == "" {
+				where = "the settings file"
+			}
+			return LoginProfile{}, fmt.Errorf("%w %q in %s (known: %s); add it under logins: or pick another", ErrUnknownLogin, name, where, known)
+		}
+		lp = p
+	case len(f.Logins) == 1:
+		for _, p := range f.Logins {
+			lp = p
+		}
+	default:
+		lp = f.Logins["default"]
+	}
+	d := f.Defaults
+	or := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	or(&lp.Region, d.Region)
+	or(&lp.Sort, d.Sort)
+	or(&lp.Output, d.Output)
+	or(&lp.ProfileTemplate, d.ProfileTemplate)
+	or(&lp.AccountsFile, d.AccountsFile)
+	if lp.Duration == 0 {
+		lp.Duration = d.Duration
+	}
+	return lp, nil
+}
+
+// Env variables read by ApplyEnv (a password is never read from the
+// environment).
+const (
+	EnvLogin       = "ROLEHOP_LOGIN"
+	EnvIdP         = "ROLEHOP_IDP"
+	EnvIdPURL      = "ROLEHOP_IDP_URL"
+	EnvUsername    = "ROLEHOP_USERNAME"
+	EnvAccount     = "ROLEHOP_ACCOUNT"
+	EnvRole        = "ROLEHOP_ROLE"
+	EnvRegion      = "ROLEHOP_REGION"
+	EnvDuration    = "ROLEHOP_DURATION"
+	EnvProfile     = "ROLEHOP_PROFILE"
+	EnvSTSEndpoint = "ROLEHOP_STS_ENDPOINT"
+	EnvSort        = "ROLEHOP_SORT"
+	EnvAccounts    = "ROLEHOP_ACCOUNTS_FILE"
+)
+
+// ApplyEnv overrides lp with the ROLEHOP_* environment variables that are
+// set (getenv is os.Getenv in programs): ROLEHOP_IDP, ROLEHOP_IDP_URL,
+// ROLEHOP_USERNAME, ROLEHOP_ACCOUNT, ROLEHOP_ROLE, ROLEHOP_REGION,
+// ROLEHOP_DURATION, ROLEHOP_PROFILE, ROLEHOP_STS_ENDPOINT, ROLEHOP_SORT and
+// ROLEHOP_ACCOUNTS_FILE. A bad value gives an error wrapping ErrInvalid.
+func (lp *LoginProfile) ApplyEnv(getenv func(string) string) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	set := func(v *string, key string) {
+		if e := getenv(key); e != "" {
+			*v = e
+		}
+	}
+	set(&lp.URL, EnvIdPURL)
+	set(&lp.Username, EnvUsername)
+	set(&lp.Account, EnvAccount)
+	set(&lp.Role, EnvRole)
+	set(&lp.Region, EnvRegion)
+	set(&lp.Profile, EnvProfile)
+	set(&lp.STSEndpoint, EnvSTSEndpoint)
+	if e := getenv(EnvAccounts); e != "" {
+		lp.AccountsFile = ExpandHome(e)
+	}
+	if e := getenv(EnvIdP); e != "" {
+		lp.IdP = strings.ToLower(e)
+	}
+	if e := getenv(EnvSort); e != "" {
+		lp.Sort = e
+	}
+	if e := getenv(EnvDuration); e != "" {
+		d, err := ParseDuration(e)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalid, EnvDuration, err)
+		}
+		lp.Duration = d
+	}
+	if err := lp.check("environment"); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// LoadAccounts reads accounts.yaml, a map of account ID to alias
+// (`"111111111111": prod`). A missing file gives an empty map and no error.
+func LoadAccounts(path string) (map[string]string, error) {
+	if path == "" {
+		path = DefaultAccountsPath()
+	}
+	path = ExpandHome(path)
+	out := map[string]string{}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read accounts file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s; want lines like \"111111111111\": prod", ErrInvalid, path, yamlMessage(err))
+	}
+	if len(doc.Content) == 0 {
+		return out, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: %s: line %d: want a map of account ID to alias, like \"111111111111\": prod", ErrInvalid, path, m.Line)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		id := k.Value
+		if k.Kind != yaml.ScalarNode || !isAccountID(id) {
+			return nil, fmt.Errorf("%w: %s: line %d: key is not a 12-digit account ID; quote IDs with leading zeros", ErrInvalid, path, k.Line)
+		}
+		if v.Kind != yaml.ScalarNode || v.Value == "" {
+			return nil, fmt.Errorf("%w: %s: line %d: want an alias string for account %s", ErrInvalid, path, v.Line, id)
+		}
+		if _, dup := out[id]; dup {
+			return nil, fmt.Errorf("%w: %s: line %d: account %s listed twice", ErrInvalid, path, k.Line, id)
+		}
+		out[id] = v.Value
+	}
+	return out, nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

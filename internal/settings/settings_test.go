@@ -1,0 +1,221 @@
+package settings
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sample = `# rolehop settings
+defaults:
+  region: us-east-1
+  duration: 1h
+  sort: role
+  accounts_file: ~/.config/rolehop/accounts.yaml
+logins:
+  corp:
+    idp: form
+    url: http://127.0.0.1:8080/simplesaml/saml2/idp/SSOService.php?spentityid=urn%3Aamazon%3Awebservices
+    username: alice
+    keyring: false
+    account: "111111111111"
+    role: Admin
+    region: eu-west-1
+    duration: 2h
+    profile: corp
+    sts_endpoint: ""
+    adfs: {auth: forms}
+  ad:
+    idp: ADFS
+    url: https://adfs.example.com/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn:amazon:webservices
+    duration: 5400
+    adfs: {auth: ntlm}
+  ol:
+    idp: onelogin
+    onelogin: {region: eu, subdomain: acme, app_id: "123", client_id: cid}
+`
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadAndMerge(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	f, err := Load(writeFile(t, "config.yaml", sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Exists || strings.Join(f.Names(), ",") != "ad,corp,ol" {
+		t.Fatalf("exists %v, names %v", f.Exists, f.Names())
+	}
+	if f.Defaults.AccountsFile != "/home/tester/.config/rolehop/accounts.yaml" {
+		t.Errorf("accounts_file %q: want ~ expanded", f.Defaults.AccountsFile)
+	}
+
+	corp, err := f.Login("corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := LoginProfile{
+		Name: "corp", IdP: "form", Username: "alice", Account: "111111111111", Role: "Admin",
+		URL:    "http://127.0.0.1:8080/simplesaml/saml2/idp/SSOService.php?spentityid=urn%3Aamazon%3Awebservices",
+		Region: "eu-west-1", Duration: 2 * time.Hour, Profile: "corp", Sort: "role",
+		AccountsFile: "/home/tester/.config/rolehop/accounts.yaml", ADFS: ADFSSettings{Auth: "forms"},
+	}
+	if corp != want {
+		t.Errorf("corp:\n got %+v\nwant %+v", corp, want)
+	}
+
+	ad, _ := f.Login("ad")
+	if ad.IdP != IdPADFS || ad.Duration != 90*time.Minute || ad.Region != "us-east-1" || ad.ADFS.Auth != "ntlm" {
+		t.Errorf("ad: %+v (want adfs, 5400s, region from defaults, ntlm)", ad)
+	}
+	ol, _ := f.Login("ol")
+	if ol.OneLogin != (OneLoginSettings{Region: "eu", Subdomain: "acme", AppID: "123", ClientID: "cid"}) || ol.Duration != time.Hour {
+		t.Errorf("ol: %+v", ol)
+	}
+
+	_, err = f.Login("nope")
+	if !errors.Is(err, ErrUnknownLogin) || !strings.Contains(err.Error(), "known: ad, corp, ol") {
+		t.Errorf("unknown login: %v", err)
+	}
+	// No name and several logins without "default": the defaults alone.
+	none, err := f.Login("")
+	if err != nil || none.Name != "" || none.Region != "us-east-1" || none.Duration != time.Hour {
+		t.Errorf("no name: %+v, %v", none, err)
+	}
+}
+
+func TestLoginWithoutNamePicksTheOnlyOne(t *testing.T) {
+	f, err := Load(writeFile(t, "c.yaml", "logins:\n  only:\n    username: bob\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := f.Login("")
+	if err != nil || lp.Name != "only" || lp.Username != "bob" {
+		t.Errorf("got %+v, %v", lp, err)
+	}
+}
+
+func TestMissingFileIsEmpty(t *testing.T) {
+	f, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
+	if err != nil || f.Exists || len(f.Logins) != 0 {
+		t.Fatalf("got %+v, %v", f, err)
+	}
+	lp, err := f.Login("")
+	if err != nil || lp != (LoginProfile{}) {
+		t.Errorf("login from empty file: %+v, %v", lp, err)
+	}
+}
+
+func TestInvalidFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"unknown top-level key", "defaults:\n  region: x\nlogin:\n  a: {}\n", "line 3: unknown key login"},
+		{"unknown login key", "logins:\n  corp:\n    idp: form\n    passwd: hunter2\n", "line 4: unknown key passwd"},
+		{"unknown default key", "defaults:\n  regoin: x\n", "line 2: unknown key regoin"},
+		{"bad duration", "defaults:\n  duration: soon\n", "line 2: duration \"soon\""},
+		{"bad idp", "logins:\n  a:\n    idp: okta\n", "logins.a.idp \"okta\": want form, adfs or onelogin"},
+		{"bad sort", "defaults:\n  sort: age\n", "defaults.sort \"age\": want account or role"},
+		{"bad adfs auth", "logins:\n  a:\n    adfs: {auth: kerberos}\n", "want forms, basic or ntlm"},
+		{"not yaml", "defaults: [\n", "line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "config.yaml", tc.body)
+			_, err := Load(p)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("err %v: want ErrInvalid naming %s and %q", err, p, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "rawLogin") {
+				t.Errorf("message %q: want one line without values or Go type names", err)
+			}
+		})
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("HOME", "/home/tester")
+	t.Setenv("ROLEHOP_CONFIG", "")
+	t.Setenv("XDG_CONFIG_HOME", "")
+	if got := DefaultPath(); got != "/home/tester/.config/rolehop/config.yaml" {
+		t.Errorf("home: %q", got)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "/xdg")
+	if got := DefaultPath(); got != "/xdg/rolehop/config.yaml" {
+		t.Errorf("xdg: %q", got)
+	}
+	t.Setenv("ROLEHOP_CONFIG", "~/rh.yaml")
+	if got := DefaultPath(); got != "/home/tester/rh.yaml" {
+		t.Errorf("ROLEHOP_CONFIG: %q", got)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	lp := LoginProfile{Username: "alice", Region: "us-east-1", Duration: time.Hour, Role: "Admin"}
+	env := map[string]string{
+		EnvUsername: "bob", EnvDuration: "900", EnvAccount: "222222222222", EnvIdP: "ADFS",
+		EnvAccounts: "~/acc.yaml",
+	}
+	t.Setenv("HOME", "/home/tester")
+	if err := lp.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if lp.Username != "bob" || lp.Duration != 15*time.Minute || lp.Account != "222222222222" || lp.Role != "Admin" ||
+		lp.Region != "us-east-1" || lp.IdP != "adfs" || lp.AccountsFile != "/home/tester/acc.yaml" {
+		t.Errorf("got %+v", lp)
+	}
+	env = map[string]string{EnvDuration: "forever"}
+	if err := lp.ApplyEnv(func(k string) string { return env[k] }); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), EnvDuration) {
+		t.Errorf("bad duration: %v", err)
+	}
+}
+
+func TestLoadAccounts(t *testing.T) {
+	p := writeFile(t, "accounts.yaml", "# aliases\n\"111111111111\": prod\n222222222222: dev\n\"012345678901\": zero\n")
+	got, err := LoadAccounts(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["111111111111"] != "prod" || got["222222222222"] != "dev" || got["012345678901"] != "zero" {
+		t.Errorf("got %v", got)
+	}
+	if m, err := LoadAccounts(filepath.Join(t.TempDir(), "none")); err != nil || len(m) != 0 {
+		t.Errorf("missing: %v %v", m, err)
+	}
+	if m, err := LoadAccounts(writeFile(t, "empty.yaml", "")); err != nil || len(m) != 0 {
+		t.Errorf("empty: %v %v", m, err)
+	}
+	for body, want := range map[string]string{
+		"\"1111\": short\n":                          "line 1: key is not a 12-digit account ID",
+		"- a\n- b\n":                                 "line 1: want a map",
+		"\"111111111111\": [a]\n":                    "line 1: want an alias",
+		"\"111111111111\": a\n\"111111111111\": b\n": "line 2",
+	} {
+		_, err := LoadAccounts(writeFile(t, "bad.yaml", body))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1h": time.Hour, "3600": time.Hour, "90m": 90 * time.Minute, "": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"-1h", "x", "1 hour"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("%q: want an error", in)
+		}
+	}
+}
