@@ -2,12 +2,17 @@ package awsfile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
@@ -132,4 +137,167 @@ func TestAWSCLIAgreesWithTheParser(t *testing.T) {
 			t.Errorf("%s: the AWS CLI reads %q, the parser %q", c.name, out, c.want)
 		}
 	}
+}
+
+// botocoreScript parses each file named on stdin with the AWS CLI's own
+// vendored botocore and prints, per file, whether it parses (as the CLI
+// parses: nested values too) and its sections with raw values.
+const botocoreScript = `
+import json, sys
+from awscli.botocore import configloader
+out = []
+for path in sys.stdin.read().split("\n"):
+    if not path:
+        continue
+    try:
+        configloader.raw_config_parse(path)
+        out.append({"ok": True, "sections": configloader.raw_config_parse(path, parse_subsections=False)})
+    except Exception as e:
+        if type(e).__name__ != "ConfigParseError":
+            raise
+        out.append({"ok": False})
+print(json.dumps(out))
+`
+
+// fragments are lines random files are built from: headers, keys, nested
+// values, comments and junk, with tabs and Unicode spaces for indentation.
+var fragments = []string{
+	"[p]", "[q]", "  [p]", "[p] trailing", "[unclosed", "[]", "[a]b]", "[profile p]",
+	"key = v", "KEY=v", "k: v", "  k = v", "\tk = v", "    nested = 1", "  nested", "= v", ":v", "junk",
+	"# c", "; c", "  # c", "", "   ", "\t", "k = a # b", "k =", "s3 =", "x=1", "y = 2:3", "a:b = c",
+	"\u00a0k = nbsp", "k = v\u00a0", "\x1ck = sep", "  a = 1\x0bb", "z = é", "[ü]",
+}
+
+func TestBotocoreAgreesOnRandomFiles(t *testing.T) {
+	if _, err := os.Stat(awsBin); err != nil {
+		testpeer.Missing(t, "the AWS CLI v2 from Debian (%s) is not installed: %v", awsBin, err)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	dir := t.TempDir()
+	const n = 600
+	files := make([]string, n)
+	var paths strings.Builder
+	for i := range files {
+		var b strings.Builder
+		eol := "\n"
+		if rng.IntN(8) == 0 {
+			eol = "\r\n"
+		}
+		lines := 1 + rng.IntN(8)
+		for j := range lines {
+			if j > 0 {
+				b.WriteString(eol)
+			}
+			if j == 0 && rng.IntN(4) != 0 {
+				b.WriteString("[p]") // most files start well, to reach the later lines
+				continue
+			}
+			b.WriteString(fragments[rng.IntN(len(fragments))])
+		}
+		if rng.IntN(2) == 0 {
+			b.WriteString(eol)
+		}
+		files[i] = b.String()
+		p := filepath.Join(dir, fmt.Sprintf("f%03d", i))
+		writeFile(t, p, files[i], 0o600)
+		paths.WriteString(p + "\n")
+	}
+	results := botocoreRead(t, dir, paths.String(), n)
+	accepted := 0
+	// Accepted files are then edited, and botocore reads the edits back.
+	var (
+		edited      []map[string]map[string]string // what botocore must read
+		editedPaths strings.Builder
+		refused     int
+	)
+	for i, want := range results {
+		d, err := parse("f", []byte(files[i]))
+		if (err == nil) != want.OK {
+			t.Errorf("file %q: botocore ok=%v, parser err=%v", files[i], want.OK, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		accepted++
+		got := map[string]map[string]string{}
+		defaults := map[string]string{}
+		if s := d.section("DEFAULT"); s != nil {
+			defaults = sectionValues(s)
+		}
+		for _, s := range d.sections {
+			if s.name == "DEFAULT" {
+				continue
+			}
+			m := maps.Clone(defaults)
+			maps.Copy(m, sectionValues(s))
+			got[s.name] = m
+		}
+		if !maps.EqualFunc(got, want.Sections, maps.Equal) {
+			t.Errorf("file %q:\nbotocore reads %q\nthe parser    %q", files[i], want.Sections, got)
+			continue
+		}
+		u := Update{Profile: []string{"p", "q", "new"}[rng.IntN(3)], Delete: rng.IntN(5) == 0}
+		if !u.Delete {
+			u.Set = map[string]string{"k": "set", "aws_session_token": "tok=#;:en"}
+		}
+		out, err := edit("f", []byte(files[i]), Credentials, []Update{u})
+		if errors.Is(err, ErrUnsafeEdit) {
+			refused++
+			continue
+		}
+		if err != nil {
+			t.Fatalf("edit %q: %v", files[i], err)
+		}
+		exp := maps.Clone(want.Sections)
+		switch {
+		case u.Delete:
+			delete(exp, u.Profile)
+		default:
+			m := maps.Clone(exp[u.Profile])
+			if m == nil {
+				m = maps.Clone(defaults)
+			}
+			maps.Copy(m, u.Set)
+			exp[u.Profile] = m
+		}
+		p := filepath.Join(dir, fmt.Sprintf("edited%03d", i))
+		writeFile(t, p, string(out), 0o600)
+		editedPaths.WriteString(p + "\n")
+		edited = append(edited, exp)
+	}
+	t.Logf("%d random files, %d accepted by both, %d edits refused as unsafe", n, accepted, refused)
+	for i, r := range botocoreRead(t, dir, editedPaths.String(), len(edited)) {
+		if !r.OK || !maps.EqualFunc(r.Sections, edited[i], maps.Equal) {
+			t.Errorf("edited file %d: botocore reads %v %q, want %q", i, r.OK, r.Sections, edited[i])
+		}
+	}
+}
+
+type botocoreResult struct {
+	OK       bool                         `json:"ok"`
+	Sections map[string]map[string]string `json:"sections"`
+}
+
+// botocoreRead runs botocoreScript over the files listed in paths.
+func botocoreRead(t *testing.T, dir, paths string, n int) []botocoreResult {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", "-c", botocoreScript)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "PYTHONUTF8=1", "LC_ALL=C.UTF-8"}
+	cmd.Stdin = strings.NewReader(paths)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("botocore: %v: %s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var results []botocoreResult
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != n {
+		t.Fatalf("botocore output: %v (%d results, want %d)", err, len(results), n)
+	}
+	return results
 }

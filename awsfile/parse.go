@@ -251,7 +251,40 @@ func parse(path string, data []byte) (*document, error) {
 		values = append(values[:0], pyStrip(stripped[delim+1:]))
 	}
 	flush()
-	return d, nil
+	return d, checkNested(path, d)
+}
+
+// checkNested rejects what botocore's _parse_nested rejects: when a key's
+// value starts on the next line ("s3 =" followed by indented lines), each
+// of those lines — split at Python's line boundaries — must hold an '='.
+func checkNested(path string, d *document) error {
+	for _, s := range d.sections {
+		for _, e := range s.entries {
+			if !strings.HasPrefix(e.value, "\n") {
+				continue
+			}
+			for i := e.first + 1; i <= e.last; i++ {
+				if d.lines[i].kind != lineContinue {
+					continue
+				}
+				for _, part := range strings.FieldsFunc(d.lines[i].text, isPyLineBreak) {
+					if pyStrip(part) != "" && !strings.Contains(part, "=") {
+						return &ParseError{Path: path, Line: i + 1, Msg: fmt.Sprintf("the indented line under key %q is not a nested key = value setting, which the AWS CLI rejects; add the '=', move the value onto the key's line, or unindent the line", e.key)}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// isPyLineBreak reports the characters Python's str.splitlines splits at.
+func isPyLineBreak(r rune) bool {
+	switch r {
+	case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+		return true
+	}
+	return false
 }
 
 // valueStart returns the byte offset in a key line's text where its value

@@ -92,6 +92,7 @@ var malformedCases = []struct {
 	{"duplicate section", "[p]\naws_access_key_id = A\n[q]\nx = 1\n[p]\ny = 2\n", 5, "appears a second time (first at line 1)"},
 	{"duplicate key any case", "[p]\naws_access_key_id = A\nAWS_Access_Key_ID = B\n", 3, `key "aws_access_key_id" appears a second time`},
 	{"indented header after a key continues it", "[a]\naws_access_key_id = A\n\n  [p]\naws_access_key_id = B\n", 5, "appears a second time in section [a]"},
+	{"nested line without '='", "[p]\naws_access_key_id = A\ns3 =\n  max_concurrent_requests = 10\n  junk\n", 5, "not a nested key = value"},
 	{"empty key", "[p]\n= A\n", 2, "no key name"},
 	{"byte order mark", "\xef\xbb\xbf[p]\naws_access_key_id = A\n", 1, "byte order mark"},
 	{"invalid utf-8", "[p]\naws_access_key_id = \xff\n", 2, "not valid UTF-8"},
