@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/99designs/keyring"
+	"golang.org/x/term"
+
+	"github.com/rolehop/rolehop/saml/idp"
+)
+
+// Errors of the terminal prompter; both are bad input (exit code 2).
+var (
+	errNoUsername = errors.New("no username: pass --username, set username in the login profile or ROLEHOP_USERNAME, or run on a terminal")
+	errNoPassword = errors.New("no password: pipe it to --password-stdin, turn on --keyring, or run on a terminal")
+)
+
+// terminalPrompter is the idp.Prompter of login and roles. The username comes
+// from flags/settings or a prompt; the password from stdin
+// (--password-stdin), the OS keyring (--keyring) or a hidden prompt; a
+// one-time code from a prompt. Prompts go to stderr and read the terminal on
+// stdin; nothing is ever written to stdout. The password is kept in memory
+// once read, so a later login (--keep-fresh) does not ask again.
+type terminalPrompter struct {
+	io            *IOStreams
+	username      string
+	passwordStdin bool
+	keyring       *keyringStore // nil when --keyring is off
+
+	mu       sync.Mutex
+	in       *bufio.Reader
+	password string
+	havePass bool
+	typed    bool // the password was typed or piped (not from the keyring)
+}
+
+var _ idp.Prompter = (*terminalPrompter)(nil)
+
+func (p *terminalPrompter) reader() *bufio.Reader {
+	if p.in == nil {
+		p.in = bufio.NewReader(p.io.In)
+	}
+	return p.in
+}
+
+// readLine reads one line, without its line ending.
+func (p *terminalPrompter) readLine() (string, error) {
+	s, err := p.reader().ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && s != "") {
+		return "", err
+	}
+	return strings.TrimRight(s, "\r\n"), nil
+}
+
+// Username returns the configured username or asks for it on the terminal.
+func (p *terminalPrompter) Username(context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.username != "" {
+		return p.username, nil
+	}
+	if !p.io.InTerminal || p.passwordStdin {
+		return "", usageError(errNoUsername)
+	}
+	fmt.Fprint(p.io.ErrOut, "Username: ")
+	u, err := p.readLine()
+	if err != nil {
+		return "", fmt.Errorf("read username: %w", err)
+	}
+	u = strings.TrimSpace(u)
+	if u == "" {
+		return "", usageError(errNoUsername)
+	}
+	p.username = u
+	return u, nil
+}
+
+// Password returns the password from stdin, the keyring or a hidden prompt.
+func (p *terminalPrompter) Password(context.Context) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.havePass {
+		return p.password, nil
+	}
+	if p.keyring != nil && p.username != "" {
+		if pw, ok := p.keyring.get(p.username); ok {
+			p.password, p.havePass = pw, true
+			return pw, nil
+		}
+	}
+	var pw string
+	switch {
+	case p.passwordStdin:
+		line, err := p.readLine()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		if line == "" {
+			return "", usageError(errors.New("--password-stdin: stdin held no password; pipe it in, e.g. printf %s \"$PW\" | rolehop login --password-stdin"))
+		}
+		pw = line
+	case p.io.InTerminal && p.io.InFd >= 0:
+		fmt.Fprintf(p.io.ErrOut, "Password for %s: ", p.username)
+		b, err := term.ReadPassword(p.io.InFd)
+		fmt.Fprintln(p.io.ErrOut)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw = string(b)
+	default:
+		return "", usageError(errNoPassword)
+	}
+	p.password, p.havePass, p.typed = pw, true, true
+	return pw, nil
+}
+
+// OTP asks for a one-time code on the terminal.
+func (p *terminalPrompter) OTP(_ context.Context, factor string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.io.InTerminal || p.passwordStdin {
+		return "", fmt.Errorf("%w (%s): run rolehop login on a terminal to type it", idp.ErrMFARequired, factor)
+	}
+	if factor == "" {
+		factor = "one-time code"
+	}
+	fmt.Fprintf(p.io.ErrOut, "%s: ", factor)
+	code, err := p.readLine()
+	if err != nil {
+		return "", fmt.Errorf("read one-time code: %w", err)
+	}
+	return strings.TrimSpace(code), nil
+}
+
+// rememberPassword stores a typed password in the keyring after a login it
+// made succeed (only with --keyring).
+func (p *terminalPrompter) rememberPassword() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keyring == nil || !p.typed || p.username == "" {
+		return nil
+	}
+	return p.keyring.set(p.username, p.password)
+}
+
+// forgetPassword drops a password the IdP rejected: from memory and, when
+// it came from there, from the keyring.
+func (p *terminalPrompter) forgetPassword() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keyring != nil && p.havePass && !p.typed && p.username != "" {
+		p.keyring.remove(p.username)
+	}
+	p.password, p.havePass, p.typed = "", false, false
+}
+
+// keyringStore keeps IdP passwords in the OS keyring (Secret Service,
+// KWallet, keyctl, pass, or an encrypted file), one item per login profile
+// and username.
+type keyringStore struct {
+	ring  keyring.Keyring
+	login string
+}
+
+// openKeyring opens the OS keyring of service "rolehop". The encrypted-file
+// fallback (~/.config/rolehop/keyring) asks for its passphrase on the
+// terminal.
+func openKeyring(ios *IOStreams, login string) (*keyringStore, error) {
+	dir := filepath.Join(os.Getenv("HOME"), ".config", "rolehop", "keyring")
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		dir = filepath.Join(x, "rolehop", "keyring")
+	}
+	ring, err := keyring.Open(keyring.Config{
+		ServiceName:              "rolehop",
+		KeyCtlScope:              "user",
+		LibSecretCollectionName:  "login",
+		KWalletAppID:             "rolehop",
+		KWalletFolder:            "rolehop",
+		FileDir:                  dir,
+		KeychainTrustApplication: true,
+		FilePasswordFunc: func(prompt string) (string, error) {
+			if pw := os.Getenv("KEYRING_PASSWORD"); pw != "" {
+				return pw, nil
+			}
+			if !ios.InTerminal || ios.InFd < 0 {
+				return "", errors.New("the keyring file needs its passphrase: run on a terminal or set KEYRING_PASSWORD")
+			}
+			fmt.Fprintf(ios.ErrOut, "%s: ", prompt)
+			b, err := term.ReadPassword(ios.InFd)
+			fmt.Fprintln(ios.ErrOut)
+			return string(b), err
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the os keyring for --keyring: %w; drop --keyring to type the password", err)
+	}
+	if login == "" {
+		login = "default"
+	}
+	return &keyringStore{ring: ring, login: login}, nil
+}
+
+func (k *keyringStore) key(user string) string { return "login:" + k.login + ":" + user }
+
+func (k *keyringStore) get(user string) (string, bool) {
+	it, err := k.ring.Get(k.key(user))
+	if err != nil || len(it.Data) == 0 {
+		return "", false
+	}
+	return string(it.Data), true
+}
+
+func (k *keyringStore) set(user, pw string) error {
+	err := k.ring.Set(keyring.Item{Key: k.key(user), Data: []byte(pw), Label: "rolehop " + k.login + " " + user})
+	if err != nil {
+		return fmt.Errorf("save the password in the os keyring: %w", err)
+	}
+	return nil
+}
+
+func (k *keyringStore) remove(user string) { _ = k.ring.Remove(k.key(user)) }
