@@ -7,8 +7,11 @@
 // deeper than its key continues that key's value (nested values such as
 // "s3 =\n  max_concurrent_requests = 10"), duplicate sections and duplicate
 // keys are errors, and an inline "# ..." is part of the value. A file the AWS
-// CLI would refuse is reported as a *ParseError (errors.Is(err, ErrMalformed))
-// naming the file and the line, and is never rewritten.
+// CLI would refuse (including an indented line under "key =" without its own
+// '=') is reported as a *ParseError (errors.Is(err, ErrMalformed)) naming the
+// file and the line, and is never rewritten. Two rare files the AWS CLI reads
+// are refused too, to stay on the safe side: old Mac line endings (a lone
+// carriage return) and a second [DEFAULT] section.
 //
 // Writing changes only the profiles asked for. The file is kept as a list of
 // its original lines; a set key is rewritten in place (its spacing and
