@@ -1,0 +1,277 @@
+package stsfake_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolehop/rolehop/internal/stsfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
+)
+
+const (
+	samlAdmin     = "arn:aws:iam::111111111111:role/Admin"
+	samlDev       = "arn:aws:iam::111111111111:role/Dev"
+	samlPrincipal = "arn:aws:iam::111111111111:saml-provider/SimpleSAML"
+)
+
+// movableClock starts at the real time (SimpleSAMLphp's assertions carry
+// real timestamps) and can be moved ahead.
+type movableClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *movableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *movableClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+func simpleSAML(t *testing.T) (idp *testpeer.SimpleSAML, alice, bob string) {
+	t.Helper()
+	idp = testpeer.NewSimpleSAML(t, testpeer.SimpleSAMLOptions{})
+	ctx := context.Background()
+	var err error
+	if alice, err = idp.LoginAWS(ctx, "alice", "alicepass"); err != nil {
+		t.Fatalf("log in as alice: %v", err)
+	}
+	if bob, err = idp.LoginAWS(ctx, "bob", "bobpass"); err != nil {
+		t.Fatalf("log in as bob: %v", err)
+	}
+	return idp, alice, bob
+}
+
+func anonymous(srv *stsfake.Server) *sts.Client {
+	return sts.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  aws.AnonymousCredentials{},
+		BaseEndpoint: aws.String(srv.URL),
+	}, noRetry)
+}
+
+func withSAML(role, principal, assertion string, d int32) *sts.AssumeRoleWithSAMLInput {
+	in := &sts.AssumeRoleWithSAMLInput{RoleArn: aws.String(role), PrincipalArn: aws.String(principal), SAMLAssertion: aws.String(assertion)}
+	if d > 0 {
+		in.DurationSeconds = aws.Int32(d)
+	}
+	return in
+}
+
+func otherCertPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other-idp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// tamper decodes a SAMLResponse, replaces old with new and re-encodes it.
+func tamper(t *testing.T, b64, old, new string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("assertion does not contain %q", old)
+	}
+	return base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(string(raw), old, new)))
+}
+
+func TestAssumeRoleWithSAMLAgainstSimpleSAML(t *testing.T) {
+	idp, alice, bob := simpleSAML(t)
+	clock := &movableClock{}
+	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
+	ctx := context.Background()
+
+	// Before the IdP is trusted, the action does not exist.
+	if _, err := anonymous(srv).AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 0)); apiCode(t, err) != "InvalidAction" {
+		t.Errorf("untrusted server: %v", err)
+	}
+	// The metadata document works as the trust anchor, as on AWS.
+	resp, err := http.Get(idp.MetadataURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadata, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := srv.TrustIdP(samlPrincipal, metadata); err != nil {
+		t.Fatalf("trust IdP metadata: %v", err)
+	}
+	c := anonymous(srv)
+
+	out, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 1800))
+	if err != nil {
+		t.Fatalf("AssumeRoleWithSAML as alice: %v", err)
+	}
+	if got := aws.ToString(out.AssumedRoleUser.Arn); got != "arn:aws:sts::111111111111:assumed-role/Admin/alice" {
+		t.Errorf("AssumedRoleUser %s", got)
+	}
+	if aws.ToString(out.Subject) != "alice" || aws.ToString(out.SubjectType) != "persistent" ||
+		aws.ToString(out.Issuer) != idp.EntityID || aws.ToString(out.Audience) != stsfake.SAMLRecipient || aws.ToString(out.NameQualifier) == "" {
+		t.Errorf("subject %q type %q issuer %q audience %q qualifier %q", aws.ToString(out.Subject), aws.ToString(out.SubjectType),
+			aws.ToString(out.Issuer), aws.ToString(out.Audience), aws.ToString(out.NameQualifier))
+	}
+	if exp := out.Credentials.Expiration.Sub(clock.Now()); exp < 29*time.Minute || exp > 30*time.Minute {
+		t.Errorf("credentials last %v, want the 30m asked for", exp)
+	}
+	// The credentials are known to the server: GetCallerIdentity names the session.
+	who, err := client(srv, aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey),
+		aws.ToString(out.Credentials.SessionToken)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Arn) != "arn:aws:sts::111111111111:assumed-role/Admin/alice" {
+		t.Errorf("GetCallerIdentity with SAML credentials: %v %v", who, err)
+	}
+
+	// bob's assertion (values in principal,role order) grants Dev only.
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlDev, samlPrincipal, bob, 0)); err != nil {
+		t.Errorf("bob as Dev: %v", err)
+	}
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, bob, 0)); apiCode(t, err) != "AccessDenied" {
+		t.Errorf("bob as Admin: %v", err)
+	}
+	// A Role value edited to grant Admin breaks the signature.
+	forged := tamper(t, bob, "role/Dev", "role/Admin")
+	_, err = c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, forged, 0))
+	if apiCode(t, err) != "InvalidIdentityToken" || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("tampered assertion: %v", err)
+	}
+	// More than SessionDuration (3600) is refused; the role maximum too.
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 7200)); apiCode(t, err) != "ValidationError" {
+		t.Errorf("DurationSeconds above SessionDuration: %v", err)
+	}
+	srv.SetRole(samlDev, stsfake.RoleSettings{MaxSessionDuration: 20 * time.Minute})
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlDev, samlPrincipal, alice, 1800)); apiCode(t, err) != "ValidationError" {
+		t.Errorf("DurationSeconds above the role maximum: %v", err)
+	}
+	// A principal that is not registered, and a role of another account.
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, "arn:aws:iam::111111111111:saml-provider/Other", alice, 0)); apiCode(t, err) != "InvalidIdentityToken" {
+		t.Errorf("unknown provider: %v", err)
+	}
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML("arn:aws:iam::222222222222:role/Admin", samlPrincipal, alice, 0)); apiCode(t, err) != "AccessDenied" {
+		t.Errorf("role in an account the assertion does not name: %v", err)
+	}
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, "bm90IHhtbA==", 0)); apiCode(t, err) != "InvalidIdentityToken" {
+		t.Errorf("not xml: %v", err)
+	}
+
+	// The same assertion, once the IdP's certificate is replaced by another.
+	if err := srv.TrustIdP(samlPrincipal, otherCertPEM(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 0)); apiCode(t, err) != "InvalidIdentityToken" {
+		t.Errorf("assertion from an untrusted IdP certificate: %v", err)
+	}
+	if err := srv.TrustIdP(samlPrincipal, idp.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	// Past NotOnOrAfter (5 minutes) the assertion is expired.
+	clock.Advance(6 * time.Minute)
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 0)); apiCode(t, err) != "ExpiredTokenException" {
+		t.Errorf("expired assertion: %v", err)
+	}
+}
+
+func TestAssumeRoleWithSAMLWireFormat(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	if err := srv.TrustIdP(samlPrincipal, otherCertPEM(t)); err != nil {
+		t.Fatal(err)
+	}
+	post := func(v url.Values) (int, string) {
+		resp, err := http.PostForm(srv.URL, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	base := url.Values{"Action": {"AssumeRoleWithSAML"}, "Version": {"2011-06-15"}, "RoleArn": {samlAdmin}, "PrincipalArn": {samlPrincipal}}
+	status, body := post(base)
+	if status != 400 || !strings.Contains(body, "<Code>ValidationError</Code>") || !strings.Contains(body, "SAMLAssertion") {
+		t.Errorf("missing SAMLAssertion: %d %s", status, body)
+	}
+	base.Set("SAMLAssertion", base64.StdEncoding.EncodeToString([]byte("<x/>")))
+	base.Set("DurationSeconds", "60")
+	status, body = post(base)
+	if status != 400 || !strings.Contains(body, "greater than or equal to 900") {
+		t.Errorf("DurationSeconds 60: %d %s", status, body)
+	}
+	base.Del("DurationSeconds")
+	status, body = post(base)
+	if status != 400 || !strings.Contains(body, "<Code>InvalidIdentityToken</Code>") || !strings.Contains(body, "<Type>Sender</Type>") {
+		t.Errorf("unsigned document: %d %s", status, body)
+	}
+	if err := srv.TrustIdP("arn:aws:iam::111111111111:role/NotAProvider", otherCertPEM(t)); err == nil {
+		t.Error("TrustIdP accepted a role ARN as principal")
+	}
+	if err := srv.TrustIdP(samlPrincipal, []byte("<EntityDescriptor/>")); err == nil {
+		t.Error("TrustIdP accepted metadata without a certificate")
+	}
+}
+
+func TestAssumeRoleWithSAMLMinIOMinter(t *testing.T) {
+	m := testpeer.NewMinIO(t)
+	idp, alice, _ := simpleSAML(t)
+	srv := stsfake.NewForTest(t, stsfake.WithMinter(stsfake.NewMinIOMinter(m.Endpoint, m.RootUser, m.RootPassword, m.Region)))
+	if err := srv.TrustIdP(samlPrincipal, idp.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	out, err := anonymous(srv).AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 900))
+	if err != nil {
+		t.Fatalf("AssumeRoleWithSAML with the MinIO minter: %v", err)
+	}
+	if d := time.Until(*out.Credentials.Expiration); d > 15*time.Minute || d < 14*time.Minute {
+		t.Errorf("MinIO credentials last %v, want the 15m forwarded", d)
+	}
+	cfg := m.Config()
+	cfg.Credentials = aws.NewCredentialsCache(staticCreds(out))
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("minted")}); err != nil {
+		t.Fatalf("S3 with minted credentials: %v", err)
+	}
+	if _, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		t.Errorf("list buckets: %v", err)
+	}
+}
+
+func (s staticCredsProvider) Retrieve(context.Context) (aws.Credentials, error) { return s.c, nil }
+
+type staticCredsProvider struct{ c aws.Credentials }
+
+func staticCreds(out *sts.AssumeRoleWithSAMLOutput) staticCredsProvider {
+	return staticCredsProvider{c: aws.Credentials{
+		AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken: aws.ToString(out.Credentials.SessionToken), CanExpire: true, Expires: *out.Credentials.Expiration,
+	}}
+}
