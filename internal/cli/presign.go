@@ -206,8 +206,8 @@ func capNotice(opts *PresignOptions, what string, capped bool, signed time.Durat
 	if asked == 0 {
 		asked = presign.DefaultExpires
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "rolehop: the %s works only until the credentials that signed it expire, at %s (%v, not the %v asked for)\n",
-		what, until, signed, asked)
+	fmt.Fprintf(opts.IO.ErrOut, "rolehop: the %s works only until the credentials that signed it expire, at %s (%s, not the %s asked for)\n",
+		what, until, shortDuration(signed), shortDuration(asked))
 }
 
 func presignError(err error) error {
@@ -244,7 +244,9 @@ func curlCommand(form presign.Form, file string) string {
 	for _, k := range names {
 		b.WriteString(" --form-string " + shellQuote(k+"="+form.Fields[k]))
 	}
-	b.WriteString(" --form " + shellQuote("file=@"+file))
+	// curl -F reads ';' and ',' in a file name as options unless quoted.
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(file)
+	b.WriteString(" --form " + shellQuote(`file=@"`+q+`"`))
 	b.WriteString(" " + shellQuote(form.URL))
 	return b.String()
 }
@@ -289,4 +291,16 @@ func (f *lifetimeFlag) Set(s string) error {
 	}
 	f.d = d
 	return nil
+}
+
+// shortDuration prints d without zero units: 1h, 14m59s, 2h30m.
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
