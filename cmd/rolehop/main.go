@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -25,7 +26,10 @@ func run() int {
 	defer stop()
 	ios := cli.System()
 	err := cli.NewRootCmd(ios, buildVersion()).ExecuteContext(ctx)
-	if err != nil {
+	// An ExitError without an error is a status passed through from a
+	// command rolehop ran (exec, serve -- cmd): nothing to print.
+	var ee *cli.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {
 		fmt.Fprintf(ios.ErrOut, "rolehop: %s\n", cli.OneLine(err))
 	}
 	return cli.ExitCode(err)

@@ -56,6 +56,10 @@ func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
 	root.AddCommand(newWhoamiCmd(g))
 	root.AddCommand(newConsoleCmd(g))
 	root.AddCommand(newPresignCmd(g))
+	root.AddCommand(newCredentialProcessCmd(g))
+	root.AddCommand(newExecCmd(g))
+	root.AddCommand(newEnvCmd(g))
+	root.AddCommand(newServeCmd(g))
 	return root
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
+
+	"github.com/rolehop/rolehop/source"
 )
 
 // WhoamiOptions are the inputs of `rolehop whoami`.
@@ -18,20 +20,35 @@ type WhoamiOptions struct {
 	IO      *IOStreams
 	Logger  *slog.Logger
 	Profile string // --profile; empty means the SDK's default chain (AWS_PROFILE, default)
-	Output  string // "json" (default) or "text"
+	// Source is the positional PROFILE: a rolehop source (or, when it has no
+	// rolehop keys, a plain AWS profile).
+	Source string
+	Output string // "json" (default) or "text"
 }
 
 func newWhoamiCmd(g *globals) *cobra.Command {
 	opts := &WhoamiOptions{IO: g.io}
 	cmd := &cobra.Command{
-		Use:   "whoami",
+		Use:   "whoami [PROFILE]",
 		Short: "Show the AWS identity of the credentials the SDK finds (sts get-caller-identity)",
 		Long: "whoami calls STS GetCallerIdentity with the credentials the AWS SDK finds\n" +
 			"(environment, AWS_PROFILE or --profile, config and credentials files) and prints\n" +
-			"UserId, Account and Arn as `aws sts get-caller-identity` does.",
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+			"UserId, Account and Arn as `aws sts get-caller-identity` does. With PROFILE, a\n" +
+			"rolehop source (rolehop_base, rolehop_role_arn), it uses that source's credentials.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError(fmt.Errorf("whoami takes at most one PROFILE, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Logger = g.logger()
+			if len(args) == 1 {
+				if opts.Profile != "" {
+					return usageError(errors.New("give the profile either as PROFILE or with --profile, not both"))
+				}
+				opts.Source = args[0]
+			}
 			return runWhoami(cmd.Context(), opts)
 		},
 	}
@@ -55,11 +72,7 @@ func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var loadOpts []func(*config.LoadOptions) error
-	if opts.Profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := whoamiConfig(ctx, opts)
 	if err != nil {
 		var missing config.SharedConfigProfileNotExistError
 		if errors.As(err, &missing) {
@@ -87,4 +100,31 @@ func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
 	enc.SetIndent("", "    ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(id)
+}
+
+// whoamiConfig loads the configuration whoami calls STS with: the rolehop
+// source named by opts.Source (a plain AWS profile when it has no rolehop
+// keys), else the SDK's chain with --profile.
+func whoamiConfig(ctx context.Context, opts *WhoamiOptions) (aws.Config, error) {
+	profile := opts.Profile
+	if opts.Source != "" {
+		s, err := resolveSource(ctx, opts.IO, opts.Logger, opts.Source)
+		switch {
+		case err == nil:
+			cfg, err := s.Config(ctx)
+			if err != nil {
+				return aws.Config{}, sourceError(err)
+			}
+			return cfg, nil
+		case errors.Is(err, source.ErrNotSource), errors.Is(err, source.ErrNotFound):
+			profile = opts.Source // a plain AWS profile (maybe in the credentials file)
+		default:
+			return aws.Config{}, err
+		}
+	}
+	var loadOpts []func(*config.LoadOptions) error
+	if profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(profile))
+	}
+	return config.LoadDefaultConfig(ctx, loadOpts...)
 }

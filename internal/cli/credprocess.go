@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/rolehop/rolehop/source"
+)
+
+// CredentialProcessOptions are the inputs of `rolehop credential-process`.
+type CredentialProcessOptions struct {
+	IO      *IOStreams
+	Logger  *slog.Logger
+	Profile string // --profile: the rolehop source
+}
+
+func newCredentialProcessCmd(g *globals) *cobra.Command {
+	opts := &CredentialProcessOptions{IO: g.io}
+	cmd := &cobra.Command{
+		Use:   "credential-process --profile PROFILE",
+		Short: "Print a rolehop source's credentials for the AWS credential_process setting",
+		Long: "credential-process prints the credentials of a rolehop source (a profile of the AWS\n" +
+			"config file with rolehop_base and rolehop_role_arn) as the Version 1 JSON the AWS CLI\n" +
+			"and SDKs read from a credential_process:\n\n" +
+			"  [profile prod]\n" +
+			"  credential_process = rolehop credential-process --profile prod\n" +
+			"  rolehop_base = hopoff\n" +
+			"  rolehop_role_arn = arn:aws:iam::222222222222:role/Admin\n\n" +
+			"Credentials come from rolehop's on-disk cache while they have more than 15 minutes\n" +
+			"left. Prompts (MFA codes) go to the terminal, never to stdout.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Logger = g.logger()
+			return runCredentialProcess(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "the rolehop source profile (required)")
+	return cmd
+}
+
+// processCredentials is the credential_process Version 1 document.
+type processCredentials struct {
+	Version         int
+	AccessKeyId     string //nolint:revive // the wire name
+	SecretAccessKey string
+	SessionToken    string `json:",omitempty"`
+	Expiration      string `json:",omitempty"`
+}
+
+func runCredentialProcess(ctx context.Context, opts *CredentialProcessOptions) error {
+	if opts.Profile == "" {
+		return usageError(errors.New("--profile is required: name the rolehop source, e.g. --profile prod"))
+	}
+	c, _, err := sourceCredentials(ctx, opts.IO, opts.Logger, opts.Profile)
+	if err != nil {
+		return err
+	}
+	doc := processCredentials{Version: 1, AccessKeyId: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+	if c.CanExpire {
+		doc.Expiration = c.Expires.UTC().Format(time.RFC3339)
+	}
+	// Encode first: stdout gets the whole document or nothing.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err = opts.IO.Out.Write(buf.Bytes())
+	return err
+}
+
+// sourceCredentials resolves profile as a rolehop source and returns its
+// credentials (the on-disk cache first) and the source.
+func sourceCredentials(ctx context.Context, ios *IOStreams, log *slog.Logger, profile string) (aws.Credentials, *source.Source, error) {
+	s, err := resolveSource(ctx, ios, log, profile)
+	if err != nil {
+		return aws.Credentials{}, nil, err
+	}
+	c, err := s.Credentials(ctx)
+	if err != nil {
+		return aws.Credentials{}, nil, sourceError(err)
+	}
+	return c, s, nil
+}
+
+// resolveSource resolves profile with the CLI's options: logger, MFA
+// prompt on the terminal and login:NAME bases.
+func resolveSource(ctx context.Context, ios *IOStreams, log *slog.Logger, profile string) (*source.Source, error) {
+	s, err := source.Resolve(ctx, profile, sourceOptions(ios, log))
+	if err != nil {
+		return nil, sourceError(err)
+	}
+	return s, nil
+}
+
+func sourceOptions(ios *IOStreams, log *slog.Logger) *source.Options {
+	return &source.Options{
+		Logger:        log,
+		TokenProvider: mfaPrompt(ios),
+		Login:         loginBase(ios, log),
+	}
+}
+
+// sourceError marks bad source definitions as bad input (exit code 2).
+func sourceError(err error) error {
+	for _, target := range []error{source.ErrNotFound, source.ErrNotSource, source.ErrInvalid, source.ErrCycle, source.ErrLoginUnavailable} {
+		if errors.Is(err, target) {
+			return usageError(err)
+		}
+	}
+	return err
+}
+
+// mfaPrompt asks for an MFA code on the controlling terminal (/dev/tty),
+// else on stderr+stdin when stdin is a terminal. Nothing goes to stdout,
+// which belongs to the credential_process document.
+func mfaPrompt(ios *IOStreams) func() (string, error) {
+	return func() (string, error) {
+		var in io.Reader
+		var out io.Writer
+		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+			defer tty.Close()
+			in, out = tty, tty
+		} else if ios.InTerminal {
+			in, out = ios.In, ios.ErrOut
+		} else {
+			return "", usageError(errors.New("an MFA code is needed but there is no terminal to ask on; run the command on a terminal once to fill the cache"))
+		}
+		fmt.Fprint(out, "MFA code: ")
+		line, err := bufio.NewReader(in).ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("read MFA code: %w", err)
+		}
+		return strings.TrimSpace(line), nil
+	}
+}
+
+// loginBase resolves login:NAME bases; nil until login profiles can be
+// turned into credentials here (source then reports ErrLoginUnavailable).
+func loginBase(*IOStreams, *slog.Logger) func(ctx context.Context, name string) (aws.Config, error) {
+	return nil
+}
