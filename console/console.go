@@ -373,7 +373,7 @@ func SigninURL(ctx context.Context, creds aws.Credentials, opts Options) (string
 		if duration > MaxChainedSessionDuration {
 			why := "chained role session"
 			if opts.Kind == KindAuto {
-				why = "role session of unknown chaining (set Kind to KindRole to allow up to 12h)"
+				why = "role session of unknown chaining (a first-hop role session, Kind KindRole or `rolehop console --session-kind role`, allows up to 12h)"
 			}
 			log.Info("console: session duration clamped to 1h for a "+why, "requested", duration.String())
 			duration = MaxChainedSessionDuration

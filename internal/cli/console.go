@@ -36,6 +36,7 @@ type ConsoleOptions struct {
 	Duration      time.Duration // --duration of the console session; 0 = AWS default
 	Print         bool          // --print: print the URL instead of opening a browser
 	FederationURL string        // --federation-url
+	SessionKind   string        // --session-kind: auto (default), role, chained, federation-token, iam-user
 
 	// OpenBrowser opens url in the user's browser; nil = openBrowser
 	// ($BROWSER, xdg-open, open). errNoBrowser makes the command print the
@@ -86,6 +87,7 @@ func newConsoleCmd(g *globals) *cobra.Command {
 	f.StringVarP(&opts.Region, "region", "r", "", "region for the service page (default: the profile's region)")
 	f.DurationVarP(&opts.Duration, "duration", "d", 0, "console session length, 15m..12h (default: AWS's, 1h)")
 	f.BoolVarP(&opts.Print, "print", "p", false, "print the sign-in URL instead of opening a browser")
+	f.StringVar(&opts.SessionKind, "session-kind", "auto", "how the credentials were obtained: auto, role (first hop: up to 12h), chained (at most 1h), federation-token, iam-user")
 	f.StringVar(&opts.FederationURL, "federation-url", "", "federation endpoint (default: the partition's signin.aws.amazon.com/federation)")
 	return cmd
 }
@@ -122,6 +124,10 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		}
 		dest = opts.Service
 	}
+	kind, err := parseSessionKind(opts.SessionKind)
+	if err != nil {
+		return err
+	}
 	if d := opts.Duration; d != 0 && (d < console.MinSessionDuration || d > console.MaxSessionDuration) {
 		return usageError(fmt.Errorf("--duration %v is out of range; use 15m to 12h", d))
 	}
@@ -150,10 +156,11 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		Destination:     dest,
 		Region:          region,
 		SessionDuration: opts.Duration,
+		Kind:            kind,
 		FederationURL:   opts.FederationURL,
 		Logger:          notices,
 	}
-	if creds.SessionToken == "" {
+	if creds.SessionToken == "" && (kind == console.KindAuto || kind == console.KindIAMUser) {
 		// GetFederationToken through the SDK's STS client, so the
 		// profile's endpoint settings (AWS_ENDPOINT_URL_STS) apply.
 		stsCfg := cfg.Copy()
@@ -183,6 +190,21 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 	}
 	fmt.Fprintln(opts.IO.ErrOut, "rolehop: opened the AWS console in your browser")
 	return nil
+}
+
+// parseSessionKind reads --session-kind.
+func parseSessionKind(s string) (console.Kind, error) {
+	if s == "" {
+		return console.KindAuto, nil
+	}
+	var names []string
+	for k := console.KindAuto; k <= console.KindIAMUser; k++ {
+		if strings.EqualFold(s, k.String()) {
+			return k, nil
+		}
+		names = append(names, k.String())
+	}
+	return 0, usageError(fmt.Errorf("--session-kind %q: use one of %s", s, strings.Join(names, ", ")))
 }
 
 // consoleError maps the console package's errors to exit codes.
