@@ -54,6 +54,8 @@ func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log debug messages to stderr")
 
 	root.AddCommand(newWhoamiCmd(g))
+	root.AddCommand(newLoginCmd(g))
+	root.AddCommand(newRolesCmd(g))
 	root.AddCommand(newConsoleCmd(g))
 	root.AddCommand(newPresignCmd(g))
 	root.AddCommand(newCredentialProcessCmd(g))

@@ -1,0 +1,118 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/session"
+)
+
+// AssertionCache keeps a login's SAML assertion on disk for --cache-saml:
+// base64 in <UserCacheDir>/rolehop/saml/<login>.b64 (~/.cache/rolehop/saml
+// on Linux), mode 0600 in a 0700 folder, written atomically. A saved
+// assertion is used only until its own NotOnOrAfter; an expired one is
+// removed when read. The assertion is a bearer secret: it is never logged.
+type AssertionCache struct {
+	Path   string
+	Now    func() time.Time // nil means time.Now
+	Logger *slog.Logger     // nil discards
+}
+
+// NewAssertionCache returns the cache of login profile login ("" is
+// "default").
+func NewAssertionCache(login string) (*AssertionCache, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("find the cache folder for --cache-saml: %w; set XDG_CACHE_HOME or HOME", err)
+	}
+	if login == "" {
+		login = "default"
+	}
+	if strings.ContainsAny(login, `/\`) || login == "." || login == ".." {
+		return nil, fmt.Errorf("login name %q cannot name a cache file: use letters, digits, - and _", login)
+	}
+	return &AssertionCache{Path: filepath.Join(dir, "rolehop", "saml", login+".b64")}, nil
+}
+
+func (c *AssertionCache) log() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+// Load returns the saved assertion while it lives.
+func (c *AssertionCache) Load() (string, bool) {
+	b, err := os.ReadFile(c.Path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log().Info("cannot read the saved saml assertion", "file", c.Path, "error", err)
+		}
+		return "", false
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	raw := strings.TrimSpace(string(b))
+	r, err := saml.Parse(raw)
+	if err != nil || r.Expired(now()) {
+		c.log().Debug("removing an unusable saved saml assertion", "file", c.Path)
+		_ = os.Remove(c.Path)
+		return "", false
+	}
+	return raw, true
+}
+
+// Save writes the assertion (0600, atomically).
+func (c *AssertionCache) Save(b64 string) error {
+	dir := filepath.Dir(c.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*.b64")
+	if err != nil {
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	if _, err := tmp.WriteString(b64 + "\n"); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), c.Path); err != nil {
+		return fmt.Errorf("save saml assertion: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Option returns the session.WithAssertionStore option backed by c; a
+// failed save is logged, not fatal.
+func (c *AssertionCache) Option() session.SAMLOption {
+	return session.WithAssertionStore(c.Load, func(b64 string) {
+		if err := c.Save(b64); err != nil {
+			c.log().Warn("cannot save the saml assertion for --cache-saml", "error", err)
+		}
+	})
+}
