@@ -145,12 +145,13 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 	if region == "" {
 		region = cfg.Region
 	}
-	if cfg.Credentials == nil {
-		return errors.New("no AWS credentials found; name a profile or set AWS_PROFILE")
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
+	creds, err := profileCredentials(ctx, cfg, opts.Profile)
 	if err != nil {
-		return fmt.Errorf("credentials of profile %q: %w", profileName(opts.Profile), err)
+		return err
+	}
+	if creds.SessionToken == "" && kind != console.KindAuto && kind != console.KindIAMUser {
+		return usageError(fmt.Errorf("--session-kind %s needs temporary credentials, but profile %q has long-term keys; leave --session-kind at auto",
+			kind, profileName(opts.Profile)))
 	}
 	copts := console.Options{
 		Destination:     dest,
@@ -220,6 +221,20 @@ func consoleError(err error, service string) error {
 		return &ExitError{Code: ExitAWS, Err: err}
 	}
 	return err
+}
+
+// profileCredentials retrieves the credentials of cfg once (the SDK caches
+// them for later calls on cfg).
+func profileCredentials(ctx context.Context, cfg aws.Config, profile string) (aws.Credentials, error) {
+	if cfg.Credentials == nil {
+		return aws.Credentials{}, fmt.Errorf("no AWS credentials for profile %q; name a profile that has some or set AWS_PROFILE", profileName(profile))
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("no usable AWS credentials for profile %q (name another profile, set AWS_PROFILE or log in again): %w",
+			profileName(profile), err)
+	}
+	return creds, nil
 }
 
 func profileName(p string) string {

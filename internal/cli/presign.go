@@ -151,6 +151,11 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 		pathStyle = true
 		log.Debug("path-style addressing for an IP-address or localhost endpoint", "endpoint", *cfg.BaseEndpoint)
 	}
+	// Retrieved here for a clear error; the presigner reuses the SDK's
+	// cached credentials.
+	if _, err := profileCredentials(ctx, cfg, opts.Profile); err != nil {
+		return err
+	}
 	p := presign.New(cfg, presign.Options{UsePathStyle: pathStyle, Logger: log})
 
 	if opts.Post != "" {

@@ -406,8 +406,13 @@ func TestPresignBadInput(t *testing.T) {
 		{"two profiles", []string{"presign", "a", "b", "s3://bucket/key"}, "at most one profile", 2},
 		{"unknown profile", []string{"presign", "nosuch", "s3://bucket/key"}, `"nosuch" not found`, 2},
 		{"bad endpoint", []string{"presign", "s3://bucket/key", "--endpoint-url", "127.0.0.1:9000"}, "--endpoint-url", 2},
+		{"no credentials", []string{"presign", "s3://bucket/key"}, `no usable AWS credentials for profile "default"`, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			env := env
+			if tc.name == "no credentials" {
+				env = procEnv(t)
+			}
 			out, errOut, code := runRolehop(t, env, tc.args...)
 			if code != tc.code || out != "" {
 				t.Fatalf("exit %d (want %d), stdout %q (want empty), stderr %q", code, tc.code, out, errOut)
