@@ -45,7 +45,10 @@ func newExecCmd(g *globals) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Logger = g.logger()
-			opts.Profile, opts.Command = args[0], args[1:]
+			opts.Profile, opts.Command = args[0], commandArgs(args[1:])
+			if len(opts.Command) == 0 {
+				return usageError(errors.New("usage: rolehop exec PROFILE -- COMMAND [ARGS...]"))
+			}
 			return runExec(cmd.Context(), opts)
 		},
 	}
@@ -169,4 +172,13 @@ func childStatus(name string, err error) error {
 		return &ExitError{Code: ee.ExitCode()}
 	}
 	return fmt.Errorf("run %q: %w", name, err)
+}
+
+// commandArgs drops the "--" separating rolehop's arguments from the
+// command's (with interspersed flags off, cobra keeps it after PROFILE).
+func commandArgs(args []string) []string {
+	if len(args) > 0 && args[0] == "--" {
+		return args[1:]
+	}
+	return args
 }

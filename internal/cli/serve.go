@@ -42,7 +42,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Logger = g.logger()
-			opts.Profile, opts.Command = args[0], args[1:]
+			opts.Profile, opts.Command = args[0], commandArgs(args[1:])
 			return runServe(cmd.Context(), opts)
 		},
 	}
