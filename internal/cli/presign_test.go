@@ -461,3 +461,50 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+// A rolehop source profile (credential_process = rolehop credential-process)
+// works through the SDK path: the base is MinIO's root user, the hop is a
+// MinIO STS AssumeRole of 15 minutes, and the URL is capped at its expiry.
+func TestPresignWithRolehopSourceProfile(t *testing.T) {
+	m := testpeer.NewMinIO(t)
+	c := s3.NewFromConfig(m.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(presignBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(presignBucket), Key: aws.String("hop.txt"),
+		Body: strings.NewReader("via a rolehop source")}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgFile, credFile := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	conf := "[profile base]\nregion = us-east-1\n\n[profile prod]\n" +
+		"credential_process = " + rolehopBinary(t) + " credential-process --profile prod\n" +
+		"rolehop_base = base\nrolehop_role_arn = arn:aws:iam::111111111111:role/Any\nrolehop_duration = 15m\nregion = us-east-1\n"
+	creds := "[base]\naws_access_key_id = " + m.RootUser + "\naws_secret_access_key = " + m.RootPassword + "\n"
+	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(credFile, []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := procEnv(t, "AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+credFile,
+		"AWS_ENDPOINT_URL_STS="+m.Endpoint, "AWS_ENDPOINT_URL_S3="+m.Endpoint, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+
+	out, errOut, code := runRolehop(t, env, "presign", "prod", "s3://"+presignBucket+"/hop.txt", "--expires", "1h")
+	if code != 0 {
+		t.Fatalf("presign prod: exit %d, stderr %q", code, errOut)
+	}
+	u := oneURL(t, out)
+	q := u.Query()
+	exp, _ := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if q.Get("X-Amz-Security-Token") == "" || exp > 900 || exp < 600 {
+		t.Errorf("URL: token present %v, X-Amz-Expires %d; want MinIO's session token and the 15m hop's remaining life",
+			q.Has("X-Amz-Security-Token"), exp)
+	}
+	if !strings.Contains(errOut, "only until the credentials") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("stderr = %q; want one cap notice", errOut)
+	}
+	if c, b := httpDo(t, http.MethodGet, u.String(), nil); c != http.StatusOK || b != "via a rolehop source" {
+		t.Fatalf("GET of the URL: %d %q", c, b)
+	}
+}
