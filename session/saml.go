@@ -293,6 +293,10 @@ func (s *SAML) login(ctx context.Context) (*saml.Response, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoAssertion, err)
 	}
 	s.o.logger.Info("saml login succeeded", "issuer", r.Issuer, "subject", r.NameID, "roles", len(r.Roles), "not_on_or_after", r.NotOnOrAfter)
+	if !s.usable(r, now, now) {
+		s.o.logger.Warn("the new saml assertion already looks expired: check this machine's clock against the IdP's",
+			"not_on_or_after", r.NotOnOrAfter, "now", now)
+	}
 	s.set(r, now, false)
 	if s.o.save != nil {
 		s.o.save(r.Raw)
@@ -329,27 +333,34 @@ func (s *SAML) Roles(ctx context.Context) ([]saml.Role, error) {
 // RoleFor returns the assertion's role of the provider's role name in
 // accountID: exactly one, else a *RoleNotGrantedError.
 func (s *SAML) RoleFor(ctx context.Context, accountID string) (saml.Role, error) {
+	role, _, err := s.roleFor(ctx, accountID)
+	return role, err
+}
+
+// roleFor is RoleFor, also returning the assertion it read (nil when the
+// role was known already).
+func (s *SAML) roleFor(ctx context.Context, accountID string) (saml.Role, *saml.Response, error) {
 	if err := ValidateAccountID(accountID); err != nil {
-		return saml.Role{}, err
+		return saml.Role{}, nil, err
 	}
 	s.mu.Lock()
 	role, ok := s.picked[accountID]
 	s.mu.Unlock()
 	if ok {
-		return role, nil
+		return role, nil, nil
 	}
 	r, err := s.Assertion(ctx)
 	if err != nil {
-		return saml.Role{}, err
+		return saml.Role{}, nil, err
 	}
 	matches := r.RolesFor(accountID, s.roleName)
 	if len(matches) != 1 {
-		return saml.Role{}, &RoleNotGrantedError{AccountID: accountID, RoleName: s.roleName, Matches: matches, Granted: append([]saml.Role(nil), r.Roles...)}
+		return saml.Role{}, nil, &RoleNotGrantedError{AccountID: accountID, RoleName: s.roleName, Matches: matches, Granted: append([]saml.Role(nil), r.Roles...)}
 	}
 	s.mu.Lock()
 	s.picked[accountID] = matches[0]
 	s.mu.Unlock()
-	return matches[0], nil
+	return matches[0], r, nil
 }
 
 // Credentials returns the role's credentials in accountID.
@@ -362,11 +373,11 @@ func (s *SAML) Credentials(ctx context.Context, accountID string) (aws.Credentia
 			return creds, nil
 		}
 	}
-	role, err := s.RoleFor(ctx, accountID)
+	role, r, err := s.roleFor(ctx, accountID)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	return s.CredentialsForRole(ctx, role)
+	return s.credentialsForRole(ctx, role, r)
 }
 
 func roleKey(r saml.Role) string { return r.RoleARN + "," + r.PrincipalARN }
@@ -375,17 +386,24 @@ func roleKey(r saml.Role) string { return r.RoleARN + "," + r.PrincipalARN }
 // `login --all` walks them). A role the assertion does not grant is a
 // *RoleNotGrantedError.
 func (s *SAML) CredentialsForRole(ctx context.Context, role saml.Role) (aws.Credentials, error) {
+	return s.credentialsForRole(ctx, role, nil)
+}
+
+// credentialsForRole uses r, the assertion a caller just read, if it has
+// one: a fresh login's assertion serves the call that asked for it even when
+// clock skew makes it look old.
+func (s *SAML) credentialsForRole(ctx context.Context, role saml.Role, r *saml.Response) (aws.Credentials, error) {
 	key := roleKey(role)
 	if creds, ok := s.cache.lookup(key); ok {
 		return creds, nil
 	}
 	return s.cache.get(ctx, key, func(ctx context.Context) (aws.Credentials, error) {
-		creds, r, err := s.assume(ctx, role)
+		creds, r, err := s.assume(ctx, role, r)
 		if err != nil && r != nil && s.isFromStore(r) && retryable(err) {
 			// A saved assertion STS no longer takes: log in afresh, once.
 			s.o.logger.Info("the saved saml assertion was refused; logging in again", "role", role.RoleARN, "error", err)
 			s.drop(r)
-			creds, _, err = s.assume(ctx, role)
+			creds, _, err = s.assume(ctx, role, nil)
 		}
 		return creds, err
 	})
@@ -403,11 +421,14 @@ func retryable(err error) bool {
 	return errors.As(err, &ae) && (ae.Code == "ExpiredTokenException" || ae.Code == "InvalidIdentityToken")
 }
 
-// assume makes one AssumeRoleWithSAML call with the current assertion.
-func (s *SAML) assume(ctx context.Context, role saml.Role) (aws.Credentials, *saml.Response, error) {
-	r, err := s.Assertion(ctx)
-	if err != nil {
-		return aws.Credentials{}, nil, err
+// assume makes one AssumeRoleWithSAML call with r, or with the current
+// assertion when r is nil.
+func (s *SAML) assume(ctx context.Context, role saml.Role, r *saml.Response) (aws.Credentials, *saml.Response, error) {
+	if r == nil {
+		var err error
+		if r, err = s.Assertion(ctx); err != nil {
+			return aws.Credentials{}, nil, err
+		}
 	}
 	granted := false
 	for _, g := range r.Roles {

@@ -1,0 +1,514 @@
+package session_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/rolehop/rolehop/internal/stsfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
+	"github.com/rolehop/rolehop/saml/idp"
+	"github.com/rolehop/rolehop/session"
+)
+
+const (
+	acctA = "111111111111"
+	acctB = "222222222222"
+)
+
+func principalOf(account string) string {
+	return "arn:aws:iam::" + account + ":saml-provider/SimpleSAML"
+}
+
+func roleOf(account, name string) string { return "arn:aws:iam::" + account + ":role/" + name }
+
+// realClock is the real time plus an offset that tests move ahead:
+// SimpleSAMLphp's assertions carry real timestamps.
+type realClock struct{ offset atomic.Int64 }
+
+func (c *realClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *realClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// countingIdP counts logins and can rewrite the assertion (tampering).
+type countingIdP struct {
+	inner   idp.Client
+	logins  atomic.Int32
+	rewrite func(string) string
+}
+
+func (c *countingIdP) Assertion(ctx context.Context) (string, error) {
+	c.logins.Add(1)
+	a, err := c.inner.Assertion(ctx)
+	if err == nil && c.rewrite != nil {
+		a = c.rewrite(a)
+	}
+	return a, err
+}
+
+// samlEnv is a real IdP (SimpleSAMLphp, roles in two accounts) and the fake
+// STS trusting it; secrets collects what must never be logged.
+type samlEnv struct {
+	idp     *testpeer.SimpleSAML
+	srv     *stsfake.Server
+	stsTime *realClock
+	secrets []string
+	mu      sync.Mutex
+}
+
+func newSAMLEnv(t *testing.T, stsOpts ...stsfake.Option) *samlEnv {
+	t.Helper()
+	e := &samlEnv{stsTime: &realClock{}}
+	e.idp = testpeer.NewSimpleSAML(t, testpeer.SimpleSAMLOptions{Accounts: []string{acctA, acctB}})
+	e.srv = stsfake.NewForTest(t, append([]stsfake.Option{stsfake.WithClock(e.stsTime.Now)}, stsOpts...)...)
+	for _, a := range []string{acctA, acctB} {
+		if err := e.srv.TrustIdP(principalOf(a), e.idp.CertPEM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *samlEnv) secret(s string) {
+	e.mu.Lock()
+	e.secrets = append(e.secrets, s)
+	e.mu.Unlock()
+}
+
+// provider builds a SAML provider logging in as user with idp.Form against
+// the IdP and calling the fake STS; logs go to logBuf.
+func (e *samlEnv) provider(t *testing.T, user, pass, role string, logBuf *syncBuffer, opts ...session.SAMLOption) (*session.SAML, *countingIdP) {
+	t.Helper()
+	e.secret(pass)
+	logger := newLoggerTo(logBuf)
+	client := &countingIdP{inner: &idp.Form{URL: e.idp.AWSLoginURL, Prompter: idp.Fixed{User: user, Pass: pass}, Options: idp.Options{Logger: logger}}}
+	base := aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(e.srv.URL),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = zeroBackoff{} })
+		},
+	}
+	p, err := session.NewSAML(client, role, append([]session.SAMLOption{session.WithBaseConfig(base), session.WithLogger(logger)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, client
+}
+
+// checkLogs fails when a password, session token, secret key or assertion
+// shows up in the captured log.
+func checkLogs(t *testing.T, logBuf *syncBuffer, secrets ...string) {
+	t.Helper()
+	out := logBuf.String()
+	if out == "" {
+		t.Error("nothing was logged: the log check would prove nothing")
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("a secret (%d characters, starting %.4s) appears in the log", len(s), s)
+		}
+	}
+}
+
+func credSecrets(c aws.Credentials) []string { return []string{c.SecretAccessKey, c.SessionToken} }
+
+func tamperRole(t *testing.T, old, new string) func(string) string {
+	return func(b64 string) string {
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || !strings.Contains(string(raw), old) {
+			t.Errorf("cannot tamper: %v, contains %q: %v", err, old, strings.Contains(string(raw), old))
+			return b64
+		}
+		return base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(string(raw), old, new)))
+	}
+}
+
+func TestSAMLToMinIOS3(t *testing.T) {
+	m := testpeer.NewMinIO(t)
+	e := newSAMLEnv(t, stsfake.WithMinter(stsfake.NewMinIOMinter(m.Endpoint, m.RootUser, m.RootPassword, m.Region)))
+	ctx := context.Background()
+	logBuf := &syncBuffer{}
+	p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf)
+
+	roles, err := p.Roles(ctx)
+	if err != nil {
+		t.Fatalf("roles of alice: %v", err)
+	}
+	if len(roles) != 4 {
+		t.Errorf("alice is granted %v, want Admin and Dev in two accounts", roles)
+	}
+	var secrets []string
+	for i, acct := range []string{acctA, acctB} {
+		cfg, err := p.Config(ctx, acct)
+		if err != nil {
+			t.Fatalf("SAML config for %s: %v", acct, err)
+		}
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if creds.SessionToken == "" || creds.AccessKeyID == m.RootUser || creds.AccountID != acct {
+			t.Fatalf("not temporary credentials for %s: key %s", acct, creds.AccessKeyID)
+		}
+		secrets = append(secrets, credSecrets(creds)...)
+		if is, ok := e.srv.Issued(creds.AccessKeyID); !ok || is.RoleARN != roleOf(acct, "Admin") || is.SessionName != "alice" {
+			t.Errorf("STS did not issue these credentials for %s as alice: %+v", roleOf(acct, "Admin"), is)
+		}
+		s3RoundTrip(t, m, cfg, []string{"saml-a", "saml-b"}[i])
+	}
+	if n := client.logins.Load(); n != 1 {
+		t.Errorf("%d IdP logins for two accounts, want 1", n)
+	}
+	a, err := p.Assertion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogs(t, logBuf, append(secrets, "alicepass", a.Raw)...)
+}
+
+func TestSAMLErrors(t *testing.T) {
+	e := newSAMLEnv(t)
+	ctx := context.Background()
+	logBuf := &syncBuffer{}
+
+	t.Run("bob is not granted Admin", func(t *testing.T) {
+		p, _ := e.provider(t, "bob", "bobpass", "Admin", logBuf)
+		_, err := p.Credentials(ctx, acctA)
+		var rng *session.RoleNotGrantedError
+		if !errors.As(err, &rng) || !errors.Is(err, session.ErrRoleNotGranted) {
+			t.Fatalf("bob as Admin: want RoleNotGrantedError, got %v", err)
+		}
+		if len(rng.Granted) != 2 || rng.Granted[0].Name() != "Dev" || rng.Granted[1].Name() != "Dev" {
+			t.Errorf("granted roles listed: %v, want Dev in both accounts", rng.Granted)
+		}
+		for _, want := range []string{acctA + "/Dev", acctB + "/Dev", `"Admin"`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not mention %s", err, want)
+			}
+		}
+		// bob as Dev works, in both orders the IdP writes values.
+		dev, _ := e.provider(t, "bob", "bobpass", "dev", logBuf)
+		if _, err := dev.Credentials(ctx, acctB); err != nil {
+			t.Errorf("bob as Dev: %v", err)
+		}
+	})
+
+	t.Run("carol has no roles", func(t *testing.T) {
+		p, _ := e.provider(t, "carol", "carolpass", "Admin", logBuf)
+		_, err := p.Credentials(ctx, acctA)
+		if !errors.Is(err, session.ErrRoleNotGranted) || !strings.Contains(err.Error(), "no AWS roles") {
+			t.Errorf("carol: %v", err)
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		p, client := e.provider(t, "alice", "not-the-password", "Admin", logBuf)
+		for range 2 {
+			_, err := p.Credentials(ctx, acctA)
+			if !errors.Is(err, session.ErrIdPAccessDenied) || !errors.Is(err, idp.ErrAccessDenied) {
+				t.Fatalf("wrong password: want ErrIdPAccessDenied, got %v", err)
+			}
+			if strings.Contains(err.Error(), "not-the-password") {
+				t.Error("the password is in the error")
+			}
+		}
+		if n := client.logins.Load(); n != 2 {
+			t.Errorf("a failed login was cached: %d logins for 2 calls", n)
+		}
+	})
+
+	t.Run("unknown service provider", func(t *testing.T) {
+		logger := newLoggerTo(logBuf)
+		u := strings.Replace(e.idp.AWSLoginURL, "urn%3Aamazon%3Awebservices", "urn%3Anobody", 1)
+		p, err := session.NewSAML(&idp.Form{URL: u, Prompter: idp.Fixed{User: "alice", Pass: "alicepass"}}, "Admin",
+			session.WithBaseConfig(aws.Config{BaseEndpoint: aws.String(e.srv.URL)}), session.WithLogger(logger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Credentials(ctx, acctA); !errors.Is(err, session.ErrNoAssertion) {
+			t.Errorf("unknown SP: want ErrNoAssertion, got %v", err)
+		}
+	})
+
+	t.Run("tampered assertion", func(t *testing.T) {
+		p, client := e.provider(t, "bob", "bobpass", "Admin", logBuf)
+		client.rewrite = tamperRole(t, "role/Dev", "role/Admin")
+		_, err := p.Credentials(ctx, acctA)
+		var are *session.AssumeRoleError
+		if !errors.As(err, &are) || !errors.Is(err, session.ErrAssumeRole) || are.Code != "InvalidIdentityToken" {
+			t.Fatalf("tampered assertion: want AssumeRoleError InvalidIdentityToken, got %v", err)
+		}
+		if !strings.Contains(are.Message, "signature") {
+			t.Errorf("STS message %q does not say the signature is wrong", are.Message)
+		}
+	})
+
+	t.Run("untrusted IdP certificate", func(t *testing.T) {
+		if err := e.srv.TrustIdP(principalOf(acctA), otherCertPEM(t)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = e.srv.TrustIdP(principalOf(acctA), e.idp.CertPEM) }()
+		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf)
+		_, err := p.Credentials(ctx, acctA)
+		var are *session.AssumeRoleError
+		if !errors.As(err, &are) || are.Code != "InvalidIdentityToken" {
+			t.Errorf("assertion signed by an untrusted key: %v", err)
+		}
+	})
+
+	t.Run("expired assertion", func(t *testing.T) {
+		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf)
+		if _, err := p.Assertion(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.stsTime.Advance(10 * time.Minute)
+		defer e.stsTime.Advance(-10 * time.Minute)
+		_, err := p.Credentials(ctx, acctA)
+		var are *session.AssumeRoleError
+		if !errors.As(err, &are) || are.Code != "ExpiredTokenException" {
+			t.Errorf("assertion past NotOnOrAfter at STS: %v", err)
+		}
+	})
+
+	t.Run("invalid parameters", func(t *testing.T) {
+		client := &idp.Form{URL: e.idp.AWSLoginURL}
+		for name, opt := range map[string]session.SAMLOption{
+			"ExternalId":  session.WithExternalID("ext-1"),
+			"Session":     session.WithRoleSessionName("mine"),
+			"Duration":    session.WithDuration(13 * time.Hour),
+			"RefreshRate": session.WithRefreshShare(2),
+		} {
+			if _, err := session.NewSAML(client, "Admin", opt); !errors.Is(err, session.ErrInvalidParameter) {
+				t.Errorf("%s: want ParamError, got %v", name, err)
+			}
+		}
+		if _, err := session.NewSAML(client, "bad role name!"); !errors.Is(err, session.ErrInvalidParameter) {
+			t.Errorf("bad role name: %v", err)
+		}
+		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf)
+		if _, err := p.Credentials(ctx, "12345"); !errors.Is(err, session.ErrInvalidParameter) {
+			t.Errorf("bad account ID: %v", err)
+		}
+	})
+
+	checkLogs(t, logBuf, "alicepass", "bobpass", "carolpass", "not-the-password")
+}
+
+func TestSAMLAssertionCache(t *testing.T) {
+	e := newSAMLEnv(t)
+	ctx := context.Background()
+	logBuf := &syncBuffer{}
+
+	t.Run("cache time", func(t *testing.T) {
+		clock := &realClock{}
+		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
+			session.WithClock(clock.Now), session.WithAssertionCacheTime(time.Minute))
+		if _, err := p.Credentials(ctx, acctA); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(90 * time.Second)
+		if _, err := p.Credentials(ctx, acctA); err != nil {
+			t.Fatal(err)
+		}
+		if n := client.logins.Load(); n != 1 {
+			t.Errorf("cached credentials needed a login: %d logins", n)
+		}
+		if _, err := p.Credentials(ctx, acctB); err != nil {
+			t.Fatal(err)
+		}
+		if n := client.logins.Load(); n != 2 {
+			t.Errorf("after the cache time a new account made %d logins in all, want 2", n)
+		}
+	})
+
+	t.Run("NotOnOrAfter bounds the cache", func(t *testing.T) {
+		clock := &realClock{}
+		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
+			session.WithClock(clock.Now), session.WithAssertionCacheTime(time.Hour))
+		a, err := p.Assertion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := p.Assertion(ctx); b != a || client.logins.Load() != 1 {
+			t.Errorf("a live assertion was not reused: %d logins", client.logins.Load())
+		}
+		clock.Advance(a.NotOnOrAfter.Sub(clock.Now()))
+		if _, err := p.Credentials(ctx, acctB); err != nil {
+			t.Fatalf("after NotOnOrAfter: %v", err)
+		}
+		if n := client.logins.Load(); n != 2 {
+			t.Errorf("an expired assertion was reused: %d logins", n)
+		}
+	})
+
+	t.Run("50 goroutines share one login", func(t *testing.T) {
+		e.srv.SetLatency(20 * time.Millisecond)
+		defer e.srv.SetLatency(0)
+		p, client := e.provider(t, "alice", "alicepass", "Dev", logBuf)
+		before := map[string]int{acctA: e.srv.RoleCalls(roleOf(acctA, "Dev")), acctB: e.srv.RoleCalls(roleOf(acctB, "Dev"))}
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		keys := sync.Map{}
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				acct := []string{acctA, acctB}[i%2]
+				c, err := p.Credentials(ctx, acct)
+				if err != nil {
+					errs <- err
+					return
+				}
+				keys.Store(c.AccessKeyID, acct)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if n := client.logins.Load(); n != 1 {
+			t.Errorf("50 goroutines made %d IdP logins, want 1", n)
+		}
+		for _, acct := range []string{acctA, acctB} {
+			if n := e.srv.RoleCalls(roleOf(acct, "Dev")) - before[acct]; n != 1 {
+				t.Errorf("%d STS calls for %s, want 1", n, acct)
+			}
+		}
+		n := 0
+		keys.Range(func(any, any) bool { n++; return true })
+		if n != 2 {
+			t.Errorf("%d distinct credentials handed out, want one per account", n)
+		}
+	})
+
+	t.Run("assertion store", func(t *testing.T) {
+		var saved []string
+		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
+			session.WithAssertionStore(func() (string, bool) { return "", false }, func(s string) { saved = append(saved, s) }))
+		if _, err := p.Credentials(ctx, acctA); err != nil {
+			t.Fatal(err)
+		}
+		if len(saved) != 1 || client.logins.Load() != 1 {
+			t.Fatalf("saved %d assertions after %d logins, want 1 and 1", len(saved), client.logins.Load())
+		}
+		// A new process: the saved assertion serves without a login.
+		q, qclient := e.provider(t, "alice", "alicepass", "Admin", logBuf,
+			session.WithAssertionStore(func() (string, bool) { return saved[0], true }, func(string) {}))
+		if _, err := q.Credentials(ctx, acctB); err != nil {
+			t.Fatalf("with the saved assertion: %v", err)
+		}
+		if n := qclient.logins.Load(); n != 0 {
+			t.Errorf("a live saved assertion still made %d logins", n)
+		}
+		// A saved assertion STS refuses (its signature broken here) is
+		// replaced by one fresh login.
+		broken := tamperRole(t, "role/Dev", "role/Devs")(saved[0])
+		r, rclient := e.provider(t, "alice", "alicepass", "Admin", logBuf,
+			session.WithAssertionStore(func() (string, bool) { return broken, true }, func(string) {}))
+		if _, err := r.Credentials(ctx, acctA); err != nil {
+			t.Fatalf("refused saved assertion was not replaced: %v", err)
+		}
+		if n := rclient.logins.Load(); n != 1 {
+			t.Errorf("%d logins after the saved assertion was refused, want 1", n)
+		}
+		// An expired saved assertion is not even tried.
+		clock := &realClock{}
+		clock.Advance(10 * time.Minute)
+		x, xclient := e.provider(t, "alice", "alicepass", "Admin", logBuf, session.WithClock(clock.Now),
+			session.WithAssertionStore(func() (string, bool) { return saved[0], true }, func(string) {}))
+		if _, err := x.Assertion(ctx); err != nil || xclient.logins.Load() != 1 {
+			t.Errorf("expired saved assertion: err %v, %d logins, want 1", err, xclient.logins.Load())
+		}
+	})
+
+	checkLogs(t, logBuf, "alicepass")
+}
+
+func TestSAMLDurationAndCrossAccount(t *testing.T) {
+	e := newSAMLEnv(t)
+	ctx := context.Background()
+	logBuf := &syncBuffer{}
+
+	t.Run("duration clamped to SessionDuration", func(t *testing.T) {
+		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf, session.WithDuration(2*time.Hour))
+		c, err := p.Credentials(ctx, acctA)
+		if err != nil {
+			t.Fatalf("2h with SessionDuration 3600: %v", err)
+		}
+		if d := c.Expires.Sub(e.stsTime.Now()); d > time.Hour || d < 59*time.Minute {
+			t.Errorf("credentials last %v, want the IdP's 1h", d)
+		}
+		if !strings.Contains(logBuf.String(), "SessionDuration limits the session") {
+			t.Error("no notice that the duration was clamped")
+		}
+	})
+
+	t.Run("SAML as the base of CrossAccount", func(t *testing.T) {
+		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf)
+		ca, err := session.NewCrossAccount(p, acctA, "Deploy", session.WithDuration(2*time.Hour), session.WithLogger(newLoggerTo(logBuf)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, acct := range []string{"333333333333", "444444444444"} {
+			cfg, err := ca.Config(ctx, acct)
+			if err != nil {
+				t.Fatalf("CrossAccount from SAML into %s: %v", acct, err)
+			}
+			if got, want := whoami(t, cfg), "arn:aws:sts::"+acct+":assumed-role/Deploy/"; !strings.HasPrefix(got, want) {
+				t.Errorf("whoami in %s: %s, want %s...", acct, got, want)
+			}
+			creds, _ := cfg.Credentials.Retrieve(ctx)
+			if d := e.srv.ChainDepth(creds.AccessKeyID); d != 2 {
+				t.Errorf("chain depth %d, want 2 (SAML hop, then AssumeRole)", d)
+			}
+			if d := creds.Expires.Sub(e.stsTime.Now()); d > time.Hour {
+				t.Errorf("chained role lasts %v, more than the 1h limit", d)
+			}
+		}
+		if n := client.logins.Load(); n != 1 {
+			t.Errorf("%d logins, want 1", n)
+		}
+		if n := e.srv.RoleCalls(roleOf(acctA, "Admin")); n < 1 {
+			t.Error("the SAML hop was not made")
+		}
+	})
+
+	checkLogs(t, logBuf, "alicepass")
+}
+
+// newLoggerTo is a debug-level text logger writing to b.
+func newLoggerTo(b *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// otherCertPEM is a certificate of a key no IdP here signs with.
+func otherCertPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other-idp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
