@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/beevik/etree"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
@@ -274,4 +275,57 @@ func staticCreds(out *sts.AssumeRoleWithSAMLOutput) staticCredsProvider {
 		AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
 		SessionToken: aws.ToString(out.Credentials.SessionToken), CanExpire: true, Expires: *out.Credentials.Expiration,
 	}}
+}
+
+// stripSignatures removes the ds:Signature children of the Response and,
+// when assertionToo, of the Assertion, and re-encodes the document.
+func stripSignatures(t *testing.T, b64 string, assertionToo bool) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	strip := func(el *etree.Element) {
+		if sig := el.SelectElement("Signature"); sig != nil {
+			el.RemoveChild(sig)
+		} else {
+			t.Fatalf("%s has no Signature to strip", el.Tag)
+		}
+	}
+	strip(doc.Root())
+	if assertionToo {
+		strip(doc.Root().SelectElement("Assertion"))
+	}
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(out)
+}
+
+func TestAssumeRoleWithSAMLSignatureRequired(t *testing.T) {
+	idp, alice, _ := simpleSAML(t)
+	srv := stsfake.NewForTest(t)
+	if err := srv.TrustIdP(samlPrincipal, idp.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	c, ctx := anonymous(srv), context.Background()
+	// A signed Assertion inside an unsigned Response is enough, as on AWS.
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, stripSignatures(t, alice, false), 0)); err != nil {
+		t.Errorf("signed assertion in an unsigned response: %v", err)
+	}
+	// Nothing signed: refused.
+	_, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, stripSignatures(t, alice, true), 0))
+	if apiCode(t, err) != "InvalidIdentityToken" {
+		t.Errorf("unsigned assertion: %v", err)
+	}
+	// Unsigned Response, signed Assertion edited: refused.
+	forged := tamper(t, stripSignatures(t, alice, false), "role/Dev", "role/Ops")
+	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, forged, 0)); apiCode(t, err) != "InvalidIdentityToken" {
+		t.Errorf("edited assertion in an unsigned response: %v", err)
+	}
 }
