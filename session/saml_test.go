@@ -91,7 +91,7 @@ func (e *samlEnv) secret(s string) {
 
 // provider builds a SAML provider logging in as user with idp.Form against
 // the IdP and calling the fake STS; logs go to logBuf.
-func (e *samlEnv) provider(t *testing.T, user, pass, role string, logBuf *syncBuffer, opts ...session.SAMLOption) (*session.SAML, *countingIdP) {
+func (e *samlEnv) provider(t testing.TB, user, pass, role string, logBuf *syncBuffer, opts ...session.SAMLOption) (*session.SAML, *countingIdP) {
 	t.Helper()
 	e.secret(pass)
 	logger := newLoggerTo(logBuf)
@@ -112,7 +112,7 @@ func (e *samlEnv) provider(t *testing.T, user, pass, role string, logBuf *syncBu
 
 // checkLogs fails when a password, session token, secret key or assertion
 // shows up in the captured log.
-func checkLogs(t *testing.T, logBuf *syncBuffer, secrets ...string) {
+func checkLogs(t testing.TB, logBuf *syncBuffer, secrets ...string) {
 	t.Helper()
 	out := logBuf.String()
 	if out == "" {
