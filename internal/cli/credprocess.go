@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
+	"github.com/rolehop/rolehop/internal/settings"
+	"github.com/rolehop/rolehop/saml/idp"
 	"github.com/rolehop/rolehop/source"
 )
 
@@ -148,8 +150,62 @@ func mfaPrompt(ios *IOStreams) func() (string, error) {
 	}
 }
 
-// loginBase resolves login:NAME bases; nil until login profiles can be
-// turned into credentials here (source then reports ErrLoginUnavailable).
-func loginBase(*IOStreams, *slog.Logger) func(ctx context.Context, name string) (aws.Config, error) {
-	return nil
+// loginBase resolves login:NAME bases: the login profile NAME of the
+// settings file (with ROLEHOP_* overrides), logged in through its IdP,
+// its account and role assumed with SAML. Prompts go to the terminal.
+func loginBase(ios *IOStreams, log *slog.Logger) func(ctx context.Context, name string) (aws.Config, error) {
+	return func(ctx context.Context, name string) (aws.Config, error) {
+		path := settings.DefaultPath()
+		f, err := settings.Load(path)
+		if err != nil {
+			return aws.Config{}, err
+		}
+		lp, err := f.Login(name)
+		if err != nil {
+			return aws.Config{}, usageError(err)
+		}
+		if err := lp.ApplyEnv(os.Getenv); err != nil {
+			return aws.Config{}, usageError(err)
+		}
+		if lp.Account == "" || lp.Role == "" {
+			return aws.Config{}, usageError(fmt.Errorf("login profile %q in %s needs account and role to be a rolehop_base; set both", name, path))
+		}
+		prompter, err := newLoginPrompter(ttyStreams(ios), lp)
+		if err != nil {
+			return aws.Config{}, err
+		}
+		sp, err := settings.NewSAMLProvider(ctx, lp, prompter, log)
+		if err != nil {
+			return aws.Config{}, usageError(err)
+		}
+		return sp.Config(ctx, lp.Account)
+	}
+}
+
+// newLoginPrompter asks for a login profile's password (terminal or
+// keyring). Tests replace it.
+var newLoginPrompter = func(ios *IOStreams, lp settings.LoginProfile) (idp.Prompter, error) {
+	p := &terminalPrompter{io: ios, username: lp.Username}
+	if lp.Keyring {
+		ks, err := openKeyring(ios, lp.Name)
+		if err != nil {
+			return nil, err
+		}
+		p.keyring = ks
+	}
+	return p, nil
+}
+
+// ttyStreams are ios with prompts moved to the controlling terminal when
+// there is one: a credential_process's stdout and stderr are pipes read by
+// the AWS CLI, so a prompt there would never be seen. Out stays ios.Out.
+func ttyStreams(ios *IOStreams) *IOStreams {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return ios
+	}
+	// The terminal stays open for the life of the process (prompts may come
+	// at any refresh).
+	return &IOStreams{In: tty, Out: ios.Out, ErrOut: tty, InTerminal: true, OutTerminal: ios.OutTerminal,
+		ErrTerminal: true, InFd: int(tty.Fd())}
 }
