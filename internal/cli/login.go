@@ -319,15 +319,7 @@ func (r *loginRun) prepare() error {
 	if o.Loop < 0 || (o.Loop > 0 && o.Every <= 0) || (o.Loop == 0 && o.Every != 0) {
 		return usageError(errors.New("--loop N needs --every D (both positive), e.g. --loop 8 --every 1h"))
 	}
-	tmplText := lp.ProfileTemplate
-	if tmplText == "" {
-		tmplText = DefaultProfileTemplate
-	}
-	r.tmpl, err = template.New("profile").Option("missingkey=error").Parse(tmplText)
-	if err != nil {
-		return usageError(fmt.Errorf("--profile-template: %w", err))
-	}
-	if _, err := r.profileName(saml.Role{RoleARN: "arn:aws:iam::111111111111:role/R"}); err != nil {
+	if err := r.prepareTemplate(lp.ProfileTemplate); err != nil {
 		return err
 	}
 	r.aliases, err = settings.LoadAccounts(lp.AccountsFile)
@@ -512,6 +504,21 @@ func notGranted(acct, name, granted string) error {
 		what = "account " + acct
 	}
 	return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("%s is not granted to this user; granted: %s (see rolehop roles)", what, granted)}
+}
+
+// prepareTemplate parses the profile name template ("" is the default)
+// and tries it on a sample role.
+func (r *loginRun) prepareTemplate(text string) error {
+	if text == "" {
+		text = DefaultProfileTemplate
+	}
+	t, err := template.New("profile").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return usageError(fmt.Errorf("--profile-template: %w", err))
+	}
+	r.tmpl = t
+	_, err = r.profileName(saml.Role{RoleARN: "arn:aws:iam::111111111111:role/R"})
+	return err
 }
 
 // profileData are the fields of --profile-template.
