@@ -1,7 +1,7 @@
 # rolehop — `make test` is the one test command (CI runs it through .ci/run).
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test peers build bench
+.PHONY: test peers build bench demo
 
 test: ## install peers, gofmt, go vet, staticcheck, go test -race
 	scripts/test.sh
@@ -14,3 +14,6 @@ build: ## build bin/rolehop
 
 bench: ## run the benchmarks (figures go to BENCHMARKS.md)
 	go test -run '^$$' -bench . -benchmem ./...
+
+demo: ## log in to the local IdP and call S3 with the written profile (no AWS account needed)
+	scripts/demo.sh
