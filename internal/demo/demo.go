@@ -60,7 +60,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("the AWS CLI v2 is needed at %s: run `make peers`", d.AWS)
 	}
 
-	d.say("Start the IdP: SimpleSAMLphp on loopback (users alice/alicepass and bob/bobpass)")
+	d.say("Start the IdP: SimpleSAMLphp on loopback (test users alice and bob)")
 	idpDir := filepath.Join(d.Dir, "idp")
 	idp, err := testpeer.StartSimpleSAML(ctx, idpDir, testpeer.SimpleSAMLOptions{Accounts: demoAccounts})
 	if err != nil {
