@@ -179,3 +179,34 @@ func TestLoginCacheSAMLReusesTheAssertion(t *testing.T) {
 		t.Errorf("without --cache-saml: %d %q", code, stderr)
 	}
 }
+
+func TestLoginDebugLogHoldsNoSecretAndFlagsBeatEnvironment(t *testing.T) {
+	p := newLoginPeers(t, []string{acctProd}, false)
+	lp := newLoginProc(t, p, "ROLEHOP_ROLE=Dev", "ROLEHOP_ACCOUNT="+acctProd, "ROLEHOP_PROFILE=from-env")
+	stdout, stderr, code := lp.run(t, "alicepass\n", lp.loginArgs("--debug", "--role", "Admin")...)
+	if code != 0 || stdout != "" {
+		t.Fatalf("login --debug: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	c, err := awsfile.ReadProfile(lp.credentials, awsfile.Credentials, "from-env")
+	if err != nil {
+		t.Fatalf("profile from ROLEHOP_PROFILE: %v", err)
+	}
+	if is, _ := p.sts.Issued(c[awsfile.KeyAccessKeyID]); is.RoleARN != "arn:aws:iam::111111111111:role/Admin" {
+		t.Errorf("role %q: --role must beat ROLEHOP_ROLE", is.RoleARN)
+	}
+	if !strings.Contains(stderr, "level=DEBUG") {
+		t.Errorf("no debug log on stderr: %q", stderr)
+	}
+	assertion, err := p.idp.LoginAWS(t.Context(), "alice", "alicepass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, secret := range map[string]string{
+		"password": "alicepass", "secret key": c[awsfile.KeySecretAccessKey], "session token": c[awsfile.KeySessionToken],
+		"assertion": assertion[:40],
+	} {
+		if strings.Contains(stderr, secret) {
+			t.Errorf("the %s appears in the debug log", what)
+		}
+	}
+}
