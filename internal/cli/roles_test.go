@@ -210,3 +210,12 @@ func TestLoginDebugLogHoldsNoSecretAndFlagsBeatEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginHasNoPasswordFlag(t *testing.T) {
+	for _, cmd := range []string{"login", "roles"} {
+		_, _, err := execute(t, cmd, "--password", "hunter2")
+		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "unknown flag: --password") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s --password: %v", cmd, err)
+		}
+	}
+}
