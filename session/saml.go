@@ -281,9 +281,9 @@ func (s *SAML) login(ctx context.Context) (*saml.Response, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, idp.ErrAccessDenied):
-			return nil, fmt.Errorf("%w: %w", ErrIdPAccessDenied, err)
+			return nil, &idpError{kind: ErrIdPAccessDenied, err: err}
 		case errors.Is(err, idp.ErrNoAssertion):
-			return nil, fmt.Errorf("%w: %w", ErrNoAssertion, err)
+			return nil, &idpError{kind: ErrNoAssertion, err: err}
 		}
 		return nil, fmt.Errorf("saml login: %w", err)
 	}
@@ -549,3 +549,16 @@ func (a *samlAccountCredentials) assumedRole() {}
 func (a *samlAccountCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return a.s.Credentials(ctx, a.account)
 }
+
+// idpError classifies an IdP client's error as one of this package's
+// sentinels without repeating what the IdP client already said: its message
+// is the client's, and errors.Is matches both the sentinel and the client's
+// own error.
+type idpError struct {
+	kind error
+	err  error
+}
+
+func (e *idpError) Error() string        { return e.err.Error() }
+func (e *idpError) Unwrap() error        { return e.err }
+func (e *idpError) Is(target error) bool { return target == e.kind }

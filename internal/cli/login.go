@@ -413,7 +413,8 @@ func loginError(err error, p *terminalPrompter) error {
 		if p != nil {
 			p.forgetPassword()
 		}
-		return &ExitError{Code: ExitIdPRejected, Err: fmt.Errorf("%w; check the username and password (and one-time code) and try again", err)}
+		// The IdP client's message already says what to check.
+		return &ExitError{Code: ExitIdPRejected, Err: err}
 	case errors.Is(err, idp.ErrMFARequired):
 		return &ExitError{Code: ExitIdPRejected, Err: err}
 	case errors.Is(err, idp.ErrNoAssertion) || errors.Is(err, session.ErrNoAssertion):
