@@ -101,6 +101,18 @@ func TestChainAndCache(t *testing.T) {
 	if got := srv.Calls("AssumeRole"); got != 2 {
 		t.Errorf("after a warm call AssumeRole calls = %d, want still 2", got)
 	}
+	// A warm call loads nothing else: with the base profile gone from the
+	// credentials file (the SDK could not load it) the cache still answers.
+	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := source.Resolve(ctx, "prod", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c3, err := s3.Credentials(ctx); err != nil || c3.AccessKeyID != c.AccessKeyID {
+		t.Errorf("warm call without a loadable base: %v", err)
+	}
 	// The mid source alone has its own entry.
 	m, err := source.Resolve(ctx, "mid", opts)
 	if err != nil {
