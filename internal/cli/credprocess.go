@@ -91,6 +91,9 @@ func sourceCredentials(ctx context.Context, ios *IOStreams, log *slog.Logger, pr
 	if err != nil {
 		return aws.Credentials{}, nil, err
 	}
+	if err := enterChain(profile); err != nil {
+		return aws.Credentials{}, nil, err
+	}
 	c, err := s.Credentials(ctx)
 	if err != nil {
 		return aws.Credentials{}, nil, sourceError(err)
@@ -208,4 +211,26 @@ func ttyStreams(ios *IOStreams) *IOStreams {
 	// at any refresh).
 	return &IOStreams{In: tty, Out: ios.Out, ErrOut: tty, InTerminal: true, OutTerminal: ios.OutTerminal,
 		ErrTerminal: true, InFd: int(tty.Fd())}
+}
+
+// envChain lists the sources being resolved by rolehop processes up the
+// process tree (a base profile's credential_process may run rolehop again).
+const envChain = "ROLEHOP_SOURCE_CHAIN"
+
+// enterChain refuses a source already being resolved by a parent rolehop
+// (which would wait forever on its own cache lock) and records profile for
+// the processes the SDK may start while fetching.
+func enterChain(profile string) error {
+	chain := os.Getenv(envChain)
+	var names []string
+	if chain != "" {
+		names = strings.Split(chain, ",")
+	}
+	for _, n := range names {
+		if n == profile {
+			return usageError(fmt.Errorf("%w: %s → %s through a credential_process; make the base of %q a profile that does not run rolehop for it",
+				source.ErrCycle, strings.Join(names, " → "), profile, profile))
+		}
+	}
+	return os.Setenv(envChain, strings.Join(append(names, profile), ","))
 }

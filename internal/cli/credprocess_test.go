@@ -414,3 +414,26 @@ func TestCredentialProcessConcurrentColdCache(t *testing.T) {
 		t.Error("the corrupt file was not replaced")
 	}
 }
+
+// TestCredentialProcessRecursion: a base whose credential_process runs
+// rolehop for the very source depending on it fails at once instead of
+// waiting forever on its own cache lock.
+func TestCredentialProcessRecursion(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	env, _ := stsEnv(t, srv, fmt.Sprintf(`[profile loop]
+rolehop_base = helper
+rolehop_role_arn = arn:aws:iam::111111111111:role/Loop
+
+[profile helper]
+credential_process = %s credential-process --profile loop
+`, rolehopBinary(t)))
+	out, stderr, code := runRolehop(t, env, "credential-process", "--profile", "loop")
+	// The inner rolehop's line, then the outer one's (the SDK passes the
+	// credential_process's stderr through).
+	if out != "" || code == 0 || !strings.Contains(stderr, "loop → loop") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if n := srv.Calls("AssumeRole"); n != 0 {
+		t.Errorf("%d AssumeRole calls", n)
+	}
+}
