@@ -91,10 +91,12 @@ func sourceCredentials(ctx context.Context, ios *IOStreams, log *slog.Logger, pr
 	if err != nil {
 		return aws.Credentials{}, nil, err
 	}
-	if err := enterChain(profile); err != nil {
+	leave, err := enterChain(profile)
+	if err != nil {
 		return aws.Credentials{}, nil, err
 	}
 	c, err := s.Credentials(ctx)
+	leave()
 	if err != nil {
 		return aws.Credentials{}, nil, sourceError(err)
 	}
@@ -219,18 +221,27 @@ const envChain = "ROLEHOP_SOURCE_CHAIN"
 
 // enterChain refuses a source already being resolved by a parent rolehop
 // (which would wait forever on its own cache lock) and records profile for
-// the processes the SDK may start while fetching.
-func enterChain(profile string) error {
-	chain := os.Getenv(envChain)
+// the processes the SDK may start while fetching, until leave is called.
+func enterChain(profile string) (leave func(), err error) {
+	chain, had := os.LookupEnv(envChain)
 	var names []string
 	if chain != "" {
 		names = strings.Split(chain, ",")
 	}
 	for _, n := range names {
 		if n == profile {
-			return usageError(fmt.Errorf("%w: %s → %s through a credential_process; make the base of %q a profile that does not run rolehop for it",
+			return nil, usageError(fmt.Errorf("%w: %s → %s through a credential_process; make the base of %q a profile that does not run rolehop for it",
 				source.ErrCycle, strings.Join(names, " → "), profile, profile))
 		}
 	}
-	return os.Setenv(envChain, strings.Join(append(names, profile), ","))
+	if err := os.Setenv(envChain, strings.Join(append(names, profile), ",")); err != nil {
+		return nil, err
+	}
+	return func() {
+		if had {
+			_ = os.Setenv(envChain, chain)
+		} else {
+			_ = os.Unsetenv(envChain)
+		}
+	}, nil
 }
