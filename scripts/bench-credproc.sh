@@ -125,3 +125,10 @@ hyperfine -N --warmup 3 --runs 100 \
 
 say "results in $OUT"
 cat "$OUT/warm.md" "$OUT/rss.md" "$OUT/cold.md"
+python3 - "$OUT/warm.json" "$OUT/cold.json" <<'PY'
+import json, sys
+print("\n| command | median [ms] |\n|---|---:|")
+for f in sys.argv[1:]:
+    for r in json.load(open(f))["results"]:
+        print(f"| {r['command']} | {r['median'] * 1000:.1f} |")
+PY
