@@ -107,6 +107,7 @@ func TestWhoamiProfileAssumesRole(t *testing.T) {
 	}{
 		{"flag", "", []string{"whoami", "--profile", "dev", "--output", "text"}},
 		{"AWS_PROFILE", "dev", []string{"whoami", "-o", "text"}},
+		{"positional plain profile", "", []string{"whoami", "dev", "-o", "text"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := stsfake.NewForTest(t)
@@ -137,7 +138,9 @@ func TestWhoamiErrors(t *testing.T) {
 	}{
 		{"bad output", []string{"whoami", "--output", "yaml"}, "", ExitUsage, `--output "yaml": want json or text`},
 		{"unknown profile", []string{"whoami", "--profile", "nope"}, "", ExitUsage, `aws profile "nope" not found`},
-		{"extra argument", []string{"whoami", "extra"}, "", ExitUsage, "takes no arguments"},
+		{"extra argument", []string{"whoami", "one", "two"}, "", ExitUsage, "at most one PROFILE"},
+		{"unknown positional profile", []string{"whoami", "nope"}, "", ExitUsage, `profile "nope" not found`},
+		{"profile twice", []string{"whoami", "dev", "--profile", "dev"}, "", ExitUsage, "not both"},
 		{"unknown flag", []string{"whoami", "--bogus"}, "", ExitUsage, "unknown flag: --bogus"},
 		{"unknown command", []string{"whoamii"}, "", ExitUsage, `unknown command "whoamii"`},
 		{"sts denies", []string{"whoami", "--profile", "base"}, "AccessDenied", ExitAWS, "AccessDenied"},
