@@ -152,7 +152,7 @@ func (o *options) assume(ctx context.Context, client *sts.Client, parent aws.Cre
 		if err != nil {
 			return aws.Credentials{}, fmt.Errorf("get MFA token code for %s: %w", o.mfaSerial, err)
 		}
-		if !reTokenCode.MatchString(code) {
+		if !reTokenCode().MatchString(code) {
 			return aws.Credentials{}, perr("TokenCode", "must be the 6 digits the MFA device shows")
 		}
 		in.SerialNumber, in.TokenCode = aws.String(o.mfaSerial), aws.String(code)

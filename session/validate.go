@@ -3,6 +3,7 @@ package session
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -17,24 +18,27 @@ const (
 	maxTags            = 50
 )
 
+// The patterns are compiled on first use, not at program start: every
+// rolehop process links this package, and compiling them all up front cost
+// credential-process (a hot path the AWS CLI runs on every command) ~1.5 ms.
 var (
-	reAccountID  = regexp.MustCompile(`^\d{12}$`)
-	reRoleARN    = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
-	reRoleName   = regexp.MustCompile(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
-	reSession    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	reExternalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	rePolicyARN  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)
-	reMFASerial  = regexp.MustCompile(`^(arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:mfa/[\w+=,.@/-]{1,128}|[\w+=,.@-]{9,256})$`)
-	reTokenCode  = regexp.MustCompile(`^\d{6}$`)
-	reTagKey     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	reTagValue   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	reAccountID  = lazyRegexp(`^\d{12}$`)
+	reRoleARN    = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
+	reRoleName   = lazyRegexp(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
+	reSession    = lazyRegexp(`^[\w+=,.@-]{2,64}$`)
+	reExternalID = lazyRegexp(`^[\w+=,.@:/-]+$`)
+	rePolicyARN  = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)
+	reMFASerial  = lazyRegexp(`^(arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:mfa/[\w+=,.@/-]{1,128}|[\w+=,.@-]{9,256})$`)
+	reTokenCode  = lazyRegexp(`^\d{6}$`)
+	reTagKey     = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	reTagValue   = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 func perr(field, rule string) error { return &ParamError{Field: field, Rule: rule} }
 
 // ValidateAccountID checks that id is a 12-digit AWS account ID.
 func ValidateAccountID(id string) error {
-	if !reAccountID.MatchString(id) {
+	if !reAccountID().MatchString(id) {
 		return perr("account ID", "must be exactly 12 digits, e.g. 123456789012")
 	}
 	return nil
@@ -42,7 +46,7 @@ func ValidateAccountID(id string) error {
 
 // ValidateRoleARN checks the shape of an IAM role ARN.
 func ValidateRoleARN(arn string) error {
-	if !reRoleARN.MatchString(arn) {
+	if !reRoleARN().MatchString(arn) {
 		return perr("RoleArn", "must look like arn:aws:iam::123456789012:role/[path/]NAME (partition aws, aws-cn or aws-us-gov; name [\\w+=,.@-]{1,64})")
 	}
 	return nil
@@ -50,14 +54,14 @@ func ValidateRoleARN(arn string) error {
 
 // ValidateSessionName checks an STS RoleSessionName.
 func ValidateSessionName(name string) error {
-	if !reSession.MatchString(name) {
+	if !reSession().MatchString(name) {
 		return perr("RoleSessionName", `must be 2-64 characters of [\w+=,.@-]`)
 	}
 	return nil
 }
 
 func validateRoleName(name string) error {
-	if !reRoleName.MatchString(name) {
+	if !reRoleName().MatchString(name) {
 		return perr("role name", `must be [path/]NAME with NAME 1-64 characters of [\w+=,.@-]`)
 	}
 	return nil
@@ -73,14 +77,14 @@ func (o *options) validate() error {
 	if o.duration != 0 && (o.duration < MinDuration || o.duration > MaxDuration) {
 		return perr("DurationSeconds", "must be between 900s (15m) and 43200s (12h)")
 	}
-	if o.externalID != "" && (len(o.externalID) < 2 || len(o.externalID) > 1224 || !reExternalID.MatchString(o.externalID)) {
+	if o.externalID != "" && (len(o.externalID) < 2 || len(o.externalID) > 1224 || !reExternalID().MatchString(o.externalID)) {
 		return perr("ExternalId", `must be 2-1224 characters of [\w+=,.@:/-]`)
 	}
 	if o.sourceIdentity != "" {
 		if strings.HasPrefix(strings.ToLower(o.sourceIdentity), "aws:") {
 			return perr("SourceIdentity", `must not start with "aws:"`)
 		}
-		if !reSession.MatchString(o.sourceIdentity) {
+		if !reSession().MatchString(o.sourceIdentity) {
 			return perr("SourceIdentity", `must be 2-64 characters of [\w+=,.@-]`)
 		}
 	}
@@ -94,7 +98,7 @@ func (o *options) validate() error {
 		return perr("PolicyArns", "must hold at most 10 managed policy ARNs")
 	}
 	for _, a := range o.policyARNs {
-		if !rePolicyARN.MatchString(a) {
+		if !rePolicyARN().MatchString(a) {
 			return perr("PolicyArns", "each must look like arn:aws:iam::123456789012:policy/NAME or arn:aws:iam::aws:policy/NAME")
 		}
 	}
@@ -102,10 +106,10 @@ func (o *options) validate() error {
 		return perr("Tags", "must hold at most 50 session tags")
 	}
 	for k, v := range o.tags {
-		if n := utf8.RuneCountInString(k); n < 1 || n > 128 || !reTagKey.MatchString(k) {
+		if n := utf8.RuneCountInString(k); n < 1 || n > 128 || !reTagKey().MatchString(k) {
 			return perr("Tags", `each key must be 1-128 characters of letters, digits, spaces and _.:/=+-@`)
 		}
-		if n := utf8.RuneCountInString(v); n > 256 || !reTagValue.MatchString(v) {
+		if n := utf8.RuneCountInString(v); n > 256 || !reTagValue().MatchString(v) {
 			return perr("Tags", `each value must be 0-256 characters of letters, digits, spaces and _.:/=+-@`)
 		}
 	}
@@ -115,7 +119,7 @@ func (o *options) validate() error {
 		}
 	}
 	if o.mfaSerial != "" || o.tokenCode != nil {
-		if !reMFASerial.MatchString(o.mfaSerial) {
+		if !reMFASerial().MatchString(o.mfaSerial) {
 			return perr("SerialNumber", "must be an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) or a 9-256 character hardware serial")
 		}
 		if o.tokenCode == nil {
@@ -126,4 +130,9 @@ func (o *options) validate() error {
 		return perr("refresh share", "must be in (0, 1], e.g. 0.5 to refresh at half life")
 	}
 	return nil
+}
+
+// lazyRegexp returns a function that compiles expr once, on first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -192,7 +192,7 @@ func loginBase(ios *IOStreams, log *slog.Logger) func(ctx context.Context, name 
 var newLoginPrompter = func(ios *IOStreams, lp settings.LoginProfile) (idp.Prompter, error) {
 	p := &terminalPrompter{io: ios, username: lp.Username}
 	if lp.Keyring {
-		ks, err := openKeyring(ios, lp.Name)
+		ks, err := openKeyring(lp.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -378,7 +378,7 @@ func openSession(ctx context.Context, ios *IOStreams, lp settings.LoginProfile, 
 ) (samlSession, *terminalPrompter, error) {
 	p := &terminalPrompter{io: ios, username: lp.Username, passwordStdin: o.PasswordStdin}
 	if lp.Keyring {
-		ks, err := openKeyring(ios, lp.Name)
+		ks, err := openKeyring(lp.Name)
 		if err != nil {
 			return nil, nil, err
 		}

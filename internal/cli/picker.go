@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/list"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
@@ -39,101 +37,125 @@ func roleLabel(r saml.Role, alias string) string {
 	return alias + " (" + r.AccountID() + ") " + r.Name()
 }
 
-// roleDelegate draws one line per role, the chosen one marked with "> ".
-type roleDelegate struct{ selected lipgloss.Style }
-
-func (d roleDelegate) Height() int                         { return 1 }
-func (d roleDelegate) Spacing() int                        { return 0 }
-func (d roleDelegate) Update(tea.Msg, *list.Model) tea.Cmd { return nil }
-func (d roleDelegate) Render(w io.Writer, m list.Model, index int, it list.Item) {
-	ri, ok := it.(roleItem)
-	if !ok {
-		return
-	}
-	if index == m.Index() {
-		fmt.Fprint(w, d.selected.Render("> "+ri.label()))
-		return
-	}
-	fmt.Fprint(w, "  "+ri.label())
-}
-
-// pickerModel wraps bubbles' list: typing filters at once (no "/" first),
-// up/down move, Enter chooses, Esc clears the filter or cancels, Ctrl-C
-// cancels.
+// pickerModel is the role picker: typing filters at once (case-insensitive,
+// every word must match alias, account or role), up/down (or Ctrl-P/Ctrl-N)
+// move, Enter chooses, Backspace edits the filter, Esc clears the filter or
+// cancels, Ctrl-C cancels. It is built on bubbletea alone, keeping rolehop's
+// start-up lean: credential-process runs on every AWS CLI command.
 type pickerModel struct {
-	list     list.Model
+	items    []roleItem
+	filter   []rune
+	shown    []int // indexes into items that match the filter
+	cursor   int   // index into shown
+	offset   int   // first shown row on screen
+	height   int   // rows available for roles
 	chosen   *roleItem
 	canceled bool
+	bold     lipgloss.Style
 }
+
+const pickerTitle = "Choose a role (type to filter, Enter to choose, Esc to cancel)"
 
 func (m pickerModel) Init() tea.Cmd { return nil }
 
 func (m pickerModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.list.SetSize(msg.Width, msg.Height-1)
-		return m, nil
+		m.height = max(msg.Height-4, 1)
 	case tea.KeyMsg:
 		switch msg.Type {
 		case tea.KeyCtrlC:
 			m.canceled = true
 			return m, tea.Quit
 		case tea.KeyEnter:
-			if it, ok := m.list.SelectedItem().(roleItem); ok {
+			if len(m.shown) > 0 {
+				it := m.items[m.shown[m.cursor]]
 				m.chosen = &it
 				return m, tea.Quit
 			}
-			return m, nil
 		case tea.KeyEsc:
-			if m.list.FilterState() == list.Unfiltered {
+			if len(m.filter) == 0 {
 				m.canceled = true
 				return m, tea.Quit
 			}
-		case tea.KeyUp, tea.KeyDown:
-			if m.list.FilterState() == list.Filtering {
-				if msg.Type == tea.KeyUp {
-					m.list.CursorUp()
-				} else {
-					m.list.CursorDown()
-				}
-				return m, nil
+			m.filter = m.filter[:0]
+			m.refilter()
+		case tea.KeyUp, tea.KeyCtrlP:
+			m.cursor = max(m.cursor-1, 0)
+		case tea.KeyDown, tea.KeyCtrlN:
+			m.cursor = min(m.cursor+1, max(len(m.shown)-1, 0))
+		case tea.KeyBackspace:
+			if len(m.filter) > 0 {
+				m.filter = m.filter[:len(m.filter)-1]
+				m.refilter()
 			}
 		case tea.KeyRunes, tea.KeySpace:
-			if m.list.FilterState() != list.Filtering {
-				// Type to filter: start filtering with this key, keeping
-				// what was typed before.
-				prev := ""
-				if m.list.FilterState() == list.FilterApplied {
-					prev = m.list.FilterValue()
-				}
-				m.list.ResetFilter()
-				m.list.SetFilterState(list.Filtering)
-				m.list.FilterInput.SetValue(prev)
-				m.list.FilterInput.CursorEnd()
+			m.filter = append(m.filter, msg.Runes...)
+			if msg.Type == tea.KeySpace && len(msg.Runes) == 0 {
+				m.filter = append(m.filter, ' ')
 			}
+			m.refilter()
 		}
 	}
-	var cmd tea.Cmd
-	m.list, cmd = m.list.Update(msg)
-	return m, cmd
+	// Keep the cursor on screen.
+	if m.cursor < m.offset {
+		m.offset = m.cursor
+	} else if m.cursor >= m.offset+m.height {
+		m.offset = m.cursor - m.height + 1
+	}
+	return m, nil
 }
 
-func (m pickerModel) View() string { return m.list.View() }
-
-// newPickerModel builds the list of roles (already sorted).
-func newPickerModel(roles []saml.Role, aliases map[string]string) pickerModel {
-	items := make([]list.Item, len(roles))
-	for i, r := range roles {
-		items[i] = roleItem{role: r, alias: aliases[r.AccountID()]}
+// refilter recomputes the shown rows: every word of the filter must appear
+// in the row's alias, account or role name.
+func (m *pickerModel) refilter() {
+	words := strings.Fields(strings.ToLower(string(m.filter)))
+	m.shown = m.shown[:0]
+	for i, it := range m.items {
+		hay := strings.ToLower(it.FilterValue())
+		ok := true
+		for _, w := range words {
+			if !strings.Contains(hay, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			m.shown = append(m.shown, i)
+		}
 	}
-	d := roleDelegate{selected: lipgloss.NewStyle().Bold(true)}
-	l := list.New(items, d, 80, 20)
-	l.Title = "Choose a role (type to filter, Enter to choose, Esc to cancel)"
-	l.SetShowHelp(false)
-	l.SetStatusBarItemName("role", "roles")
-	l.FilterInput.Prompt = "Filter: "
-	l.KeyMap.Quit.SetEnabled(false)
-	return pickerModel{list: l}
+	m.cursor, m.offset = 0, 0
+}
+
+func (m pickerModel) View() string {
+	var b strings.Builder
+	b.WriteString(pickerTitle + "\n")
+	fmt.Fprintf(&b, "Filter: %s\n\n", string(m.filter))
+	if len(m.shown) == 0 {
+		b.WriteString("  no role matches the filter\n")
+	}
+	end := min(m.offset+m.height, len(m.shown))
+	for row := m.offset; row < end; row++ {
+		label := m.items[m.shown[row]].label()
+		if row == m.cursor {
+			b.WriteString(m.bold.Render("> "+label) + "\n")
+		} else {
+			b.WriteString("  " + label + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "\n%d of %d roles", len(m.shown), len(m.items))
+	return b.String()
+}
+
+// newPickerModel builds the picker over roles (already sorted).
+func newPickerModel(roles []saml.Role, aliases map[string]string) pickerModel {
+	m := pickerModel{height: 20, bold: lipgloss.NewStyle().Bold(true)}
+	m.items = make([]roleItem, len(roles))
+	for i, r := range roles {
+		m.items[i] = roleItem{role: r, alias: aliases[r.AccountID()]}
+	}
+	m.refilter()
+	return m
 }
 
 // pickRole shows the interactive picker on the terminal (stdin for keys,

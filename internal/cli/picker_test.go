@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/rolehop/rolehop/awsfile"
 	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/saml"
@@ -127,5 +128,49 @@ func TestPickerModelTypeToFilter(t *testing.T) {
 	m := newPickerModel(roles, map[string]string{"111111111111": "prod"})
 	if !strings.Contains(m.View(), "> prod (111111111111) Admin") || !strings.Contains(m.View(), "  prod (111111111111) Dev") {
 		t.Errorf("view:\n%s", m.View())
+	}
+}
+
+func TestPickerModelKeys(t *testing.T) {
+	roles := []saml.Role{
+		{RoleARN: "arn:aws:iam::111111111111:role/Admin", PrincipalARN: "arn:aws:iam::111111111111:saml-provider/P"},
+		{RoleARN: "arn:aws:iam::111111111111:role/Dev", PrincipalARN: "arn:aws:iam::111111111111:saml-provider/P"},
+		{RoleARN: "arn:aws:iam::222222222222:role/Dev", PrincipalARN: "arn:aws:iam::222222222222:saml-provider/P"},
+	}
+	aliases := map[string]string{"111111111111": "prod", "222222222222": "sandbox"}
+	send := func(m pickerModel, keys ...tea.KeyMsg) pickerModel {
+		for _, k := range keys {
+			next, _ := m.Update(k)
+			m = next.(pickerModel)
+		}
+		return m
+	}
+	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+	// Typing filters at once; every word must match; Down moves; Enter picks.
+	m := send(newPickerModel(roles, aliases), runes("DEV"), tea.KeyMsg{Type: tea.KeyDown}, tea.KeyMsg{Type: tea.KeyEnter})
+	if m.chosen == nil || m.chosen.role.RoleARN != "arn:aws:iam::222222222222:role/Dev" {
+		t.Fatalf("chose %+v, want sandbox Dev", m.chosen)
+	}
+	m = send(newPickerModel(roles, aliases), runes("prod dev"))
+	if v := m.View(); strings.Contains(v, "Admin") || strings.Contains(v, "sandbox") || !strings.Contains(v, "> prod (111111111111) Dev") {
+		t.Errorf("filter \"prod dev\":\n%s", v)
+	}
+	// Backspace widens the filter again; no match shows a hint and Enter does nothing.
+	m = send(newPickerModel(roles, aliases), runes("zz"), tea.KeyMsg{Type: tea.KeyEnter})
+	if m.chosen != nil || !strings.Contains(m.View(), "no role matches") {
+		t.Errorf("no-match filter: chosen %+v\n%s", m.chosen, m.View())
+	}
+	m = send(m, tea.KeyMsg{Type: tea.KeyBackspace}, tea.KeyMsg{Type: tea.KeyBackspace})
+	if !strings.Contains(m.View(), "3 of 3 roles") {
+		t.Errorf("after backspace:\n%s", m.View())
+	}
+	// Esc clears a filter first, then cancels.
+	m = send(newPickerModel(roles, aliases), runes("dev"), tea.KeyMsg{Type: tea.KeyEsc})
+	if m.canceled || len(m.filter) != 0 {
+		t.Errorf("first Esc should clear the filter, canceled=%v filter=%q", m.canceled, string(m.filter))
+	}
+	if m = send(m, tea.KeyMsg{Type: tea.KeyEsc}); !m.canceled {
+		t.Error("second Esc should cancel")
 	}
 }

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/99designs/keyring"
+	gokeyring "github.com/zalando/go-keyring"
 	"golang.org/x/term"
 
 	"github.com/rolehop/rolehop/saml/idp"
@@ -162,68 +160,45 @@ func (p *terminalPrompter) forgetPassword() {
 	p.password, p.havePass, p.typed = "", false, false
 }
 
-// keyringStore keeps IdP passwords in the OS keyring (Secret Service,
-// KWallet, keyctl, pass, or an encrypted file), one item per login profile
-// and username.
+// keyringService is the OS keyring service rolehop's items live under.
+const keyringService = "rolehop"
+
+// keyringStore keeps IdP passwords in the OS keyring (Secret Service on
+// Linux, the macOS Keychain, Windows Credential Manager), one item per login
+// profile and username. zalando/go-keyring talks to the keyring only when
+// called: nothing happens at program start (credential-process's hot path).
 type keyringStore struct {
-	ring  keyring.Keyring
 	login string
 }
 
-// openKeyring opens the OS keyring of service "rolehop". The encrypted-file
-// fallback (~/.config/rolehop/keyring) asks for its passphrase on the
-// terminal.
-func openKeyring(ios *IOStreams, login string) (*keyringStore, error) {
-	dir := filepath.Join(os.Getenv("HOME"), ".config", "rolehop", "keyring")
-	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
-		dir = filepath.Join(x, "rolehop", "keyring")
-	}
-	ring, err := keyring.Open(keyring.Config{
-		ServiceName:              "rolehop",
-		KeyCtlScope:              "user",
-		LibSecretCollectionName:  "login",
-		KWalletAppID:             "rolehop",
-		KWalletFolder:            "rolehop",
-		FileDir:                  dir,
-		KeychainTrustApplication: true,
-		FilePasswordFunc: func(prompt string) (string, error) {
-			if pw := os.Getenv("KEYRING_PASSWORD"); pw != "" {
-				return pw, nil
-			}
-			if !ios.InTerminal || ios.InFd < 0 {
-				return "", errors.New("the keyring file needs its passphrase: run on a terminal or set KEYRING_PASSWORD")
-			}
-			fmt.Fprintf(ios.ErrOut, "%s: ", prompt)
-			b, err := term.ReadPassword(ios.InFd)
-			fmt.Fprintln(ios.ErrOut)
-			return string(b), err
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open the os keyring for --keyring: %w; drop --keyring to type the password", err)
-	}
+// openKeyring checks that the OS keyring answers, so a missing one is
+// reported before the login rather than after it.
+func openKeyring(login string) (*keyringStore, error) {
 	if login == "" {
 		login = "default"
 	}
-	return &keyringStore{ring: ring, login: login}, nil
+	k := &keyringStore{login: login}
+	if _, err := gokeyring.Get(keyringService, k.key("probe")); err != nil && !errors.Is(err, gokeyring.ErrNotFound) {
+		return nil, fmt.Errorf("open the os keyring for --keyring: %w; drop --keyring and type the password or pipe it to --password-stdin", err)
+	}
+	return k, nil
 }
 
 func (k *keyringStore) key(user string) string { return "login:" + k.login + ":" + user }
 
 func (k *keyringStore) get(user string) (string, bool) {
-	it, err := k.ring.Get(k.key(user))
-	if err != nil || len(it.Data) == 0 {
+	pw, err := gokeyring.Get(keyringService, k.key(user))
+	if err != nil || pw == "" {
 		return "", false
 	}
-	return string(it.Data), true
+	return pw, true
 }
 
 func (k *keyringStore) set(user, pw string) error {
-	err := k.ring.Set(keyring.Item{Key: k.key(user), Data: []byte(pw), Label: "rolehop " + k.login + " " + user})
-	if err != nil {
+	if err := gokeyring.Set(keyringService, k.key(user), pw); err != nil {
 		return fmt.Errorf("save the password in the os keyring: %w", err)
 	}
 	return nil
 }
 
-func (k *keyringStore) remove(user string) { _ = k.ring.Remove(k.key(user)) }
+func (k *keyringStore) remove(user string) { _ = gokeyring.Delete(keyringService, k.key(user)) }
