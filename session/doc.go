@@ -2,7 +2,7 @@
 // account: the awsrun SessionProvider model on aws-sdk-go-v2.
 //
 // A [Provider] returns an aws.Config (or raw aws.Credentials) for an account
-// ID. Three providers are built in:
+// ID. Four providers are built in:
 //
 //   - [Profile] reads the shared config and credentials files: the profile
 //     named after the account ID, else AWS_PROFILE, else "default". Every
@@ -10,6 +10,10 @@
 //     credential_process, sso_*) works unchanged.
 //   - [CrossAccount] assumes a role of one name in any account that trusts a
 //     base account.
+//   - [SAML] logs in to an IdP (package saml/idp), reads the Role values of
+//     the SAML assertion and calls AssumeRoleWithSAML for the account's role;
+//     the assertion is cached (5 minutes by default, never past its own
+//     expiry) and concurrent callers share one login.
 //   - [AssumeRole] (the aws-assume-role-lib model) derives a child aws.Config
 //     from any parent; its credentials refresh themselves before they expire
 //     and the child can itself be a parent, so role chains of any depth work.

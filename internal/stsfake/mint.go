@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -146,26 +144,11 @@ func (st *samlServerState) getMinter() Minter {
 	return st.minter
 }
 
-var (
-	samlStatesMu sync.Mutex
-	samlStates   = map[weak.Pointer[Server]]*samlServerState{}
-)
-
+// samlState is the server's SAML state (trusted IdPs, minter), made on
+// first use.
 func (s *Server) samlState() *samlServerState {
-	key := weak.Make(s)
-	samlStatesMu.Lock()
-	defer samlStatesMu.Unlock()
-	st, ok := samlStates[key]
-	if !ok {
-		st = &samlServerState{idps: map[string]*trustedIdP{}}
-		samlStates[key] = st
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) {
-			samlStatesMu.Lock()
-			delete(samlStates, k)
-			samlStatesMu.Unlock()
-		}, key)
-	}
-	return st
+	s.samlOnce.Do(func() { s.saml = &samlServerState{idps: map[string]*trustedIdP{}} })
+	return s.saml
 }
 
 // mintFailed answers a minter failure as AWS answers an internal error.

@@ -6,14 +6,17 @@
 //
 // It plays what no real peer here can: AssumeRole with AWS's validation (role
 // chaining's 1 hour limit, MaxSessionDuration, required ExternalId and MFA),
-// GetCallerIdentity, many accounts, AccessDenied, throttling and outages,
-// latency, expired credentials and an injectable clock. Credentials it issues
-// are remembered, so a later call signed with them is attributed to the
-// assumed role (ChainDepth shows how deep a chain went).
+// GetCallerIdentity, AssumeRoleWithSAML (once TrustIdP registers an IdP: the
+// assertion's signature, audience, expiry and role/principal pair are checked
+// as AWS does, and WithMinter can hand out real MinIO credentials), many
+// accounts, AccessDenied, throttling and outages, latency, expired credentials
+// and an injectable clock. Credentials it issues are remembered, so a later
+// call signed with them is attributed to the assumed role (ChainDepth shows
+// how deep a chain went).
 //
 // Signatures are parsed, not verified: the access key ID identifies the
-// caller. Other actions (AssumeRoleWithSAML, GetFederationToken, ...) are
-// added with Handle, IssueCredentials and WriteError.
+// caller. Other actions are added with Handle, IssueCredentials and
+// WriteError.
 package stsfake
 
 import (
@@ -100,6 +103,9 @@ type Server struct {
 	roles     map[string]RoleSettings
 	issued    map[string]*Issued
 	handlers  map[string]ActionFunc
+
+	samlOnce sync.Once
+	saml     *samlServerState // AssumeRoleWithSAML: trusted IdPs and minter
 }
 
 // New starts a fake STS on loopback.
