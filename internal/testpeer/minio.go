@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // MinIO is a running MinIO server: S3 and an STS that implements AssumeRole.
@@ -96,13 +97,37 @@ func StartMinIO(ctx context.Context, dir string) (*MinIO, error) {
 			return nil, err
 		}
 		live := m.Endpoint + "/minio/health/live"
-		return p, p.waitReady(ctx, func(ctx context.Context) error { return httpOK(ctx, live) })
+		return p, p.waitReady(ctx, func(ctx context.Context) error {
+			if err := httpOK(ctx, live); err != nil {
+				return err
+			}
+			// Live is not ready: MinIO answers health checks before its IAM
+			// subsystem is up, and an STS call then fails with "Server not
+			// initialized". Ready means STS hands out credentials.
+			return m.stsReady(ctx)
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
 	m.p = p
 	return m, nil
+}
+
+// stsReady makes one AssumeRole call with the root credentials, without
+// retries.
+func (m *MinIO) stsReady(ctx context.Context) error {
+	cfg := m.Config()
+	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	_, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn:         aws.String("arn:aws:iam::000000000000:role/ready-check"),
+		RoleSessionName: aws.String("ready-check"),
+		DurationSeconds: aws.Int32(900),
+	})
+	if err != nil {
+		return fmt.Errorf("sts not ready: %w", err)
+	}
+	return nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after a while). It is safe to
