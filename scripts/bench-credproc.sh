@@ -38,7 +38,7 @@ for tool in go hyperfine curl /usr/bin/time "$PEERS_BIN/minio" "$PEERS_BIN/mc"; 
 done
 
 say "building rolehop"
-(cd "$ROOT" && go build -trimpath -o "$WORK/rolehop" ./cmd/rolehop)
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/rolehop" ./cmd/rolehop)  # as `make build`
 ROLEHOP=$WORK/rolehop
 
 AWS_VAULT=$AWS_VAULT_DIR/aws-vault

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-peers.sh
-go build -o bin/rolehop ./cmd/rolehop
+make build
 exec go run ./internal/demo -rolehop bin/rolehop "$@"
