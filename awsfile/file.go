@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/gofrs/flock"
+
+	"github.com/rolehop/rolehop/internal/atomicfile"
 )
 
 // Keys rolehop writes.
@@ -247,55 +249,19 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	return nil
 }
 
-// writeAtomic replaces target with data: a temporary file in the same folder
-// is written, fsynced, given mode (and owner's owner when possible) and
-// renamed over target; then the folder is fsynced.
+// writeAtomic replaces target with data through package atomicfile, with
+// mode, owner's owner when possible, and a temporary name removeStaleTemps
+// recognises.
 func writeAtomic(target string, data []byte, mode fs.FileMode, owner fs.FileInfo) error {
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+tempInfix+"*.tmp")
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(mode); err != nil {
-		return err
+	o := atomicfile.Options{
+		Perm:        mode,
+		TempPattern: "." + filepath.Base(target) + tempInfix + "*.tmp",
+		MidWrite:    testHookMidWrite,
 	}
 	if owner != nil {
-		keepOwner(tmp, owner)
+		o.Prepare = func(f *os.File) { keepOwner(f, owner) }
 	}
-	half := len(data) / 2
-	if _, err := tmp.Write(data[:half]); err != nil {
-		return err
-	}
-	if testHookMidWrite != nil {
-		if err := tmp.Sync(); err != nil {
-			return err
-		}
-		testHookMidWrite()
-	}
-	if _, err := tmp.Write(data[half:]); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return err
-	}
-	done = true
-	return syncDir(dir)
+	return atomicfile.Write(target, data, o)
 }
 
 // removeStaleTemps deletes temporary files a killed writer left next to

@@ -10,6 +10,3 @@ import (
 func keepOwner(*os.File, fs.FileInfo) {}
 
 func keepOwnerPath(string, fs.FileInfo) {}
-
-// syncDir is a no-op where folders cannot be fsynced.
-func syncDir(string) error { return nil }

@@ -31,13 +31,3 @@ func keepOwnerPath(path string, old fs.FileInfo) {
 	}
 	_ = os.Chown(path, int(st.Uid), int(st.Gid))
 }
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

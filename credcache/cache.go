@@ -59,6 +59,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/gofrs/flock"
+
+	"github.com/rolehop/rolehop/internal/atomicfile"
 )
 
 // DefaultRefreshWindow is how long before expiry an entry is replaced: 15
@@ -375,41 +377,7 @@ func (c *Cache) write(path string, e Entry) error {
 	return writeAtomic(path, data)
 }
 
-// writeAtomic writes data to a 0600 temporary file beside path, fsyncs it,
-// renames it over path and fsyncs the folder.
+// writeAtomic writes data to path, mode 0600, atomically.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data, atomicfile.Options{Perm: 0o600})
 }

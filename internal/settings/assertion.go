@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolehop/rolehop/internal/atomicfile"
 	"github.com/rolehop/rolehop/saml"
 	"github.com/rolehop/rolehop/session"
 )
@@ -77,32 +78,8 @@ func (c *AssertionCache) Save(b64 string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save saml assertion: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*.b64")
-	if err != nil {
+	if err := atomicfile.Write(c.Path, []byte(b64+"\n"), atomicfile.Options{Perm: 0o600}); err != nil {
 		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	if _, err := tmp.WriteString(b64 + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.Path); err != nil {
-		return fmt.Errorf("save saml assertion: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
