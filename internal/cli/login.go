@@ -93,8 +93,6 @@ func addIdPFlags(cmd *cobra.Command, o *idpOptions) {
 	f.BoolVar(&o.Keyring, "keyring", false, "keep the IdP password in the OS keyring (opt-in)")
 	f.BoolVar(&o.CacheSAML, "cache-saml", false, "keep the SAML assertion on disk (0600) until it expires, for the next run")
 	f.StringVar(&o.Sort, "sort", "", "order of roles: account or role (ROLEHOP_SORT)")
-	f.StringVar(&o.Duration, "duration", "", "session duration, 15m to 12h (e.g. 1h, 3600; default 1h; ROLEHOP_DURATION)")
-	f.StringVar(&o.Region, "region", "", "region written to the config profile (ROLEHOP_REGION)")
 }
 
 func newLoginCmd(g *globals) *cobra.Command {
@@ -124,6 +122,9 @@ func newLoginCmd(g *globals) *cobra.Command {
 	}
 	addIdPFlags(cmd, &opts.idpOptions)
 	f := cmd.Flags()
+	// Only login uses these two (roles asks STS for nothing).
+	f.StringVar(&opts.Duration, "duration", "", "session duration, 15m to 12h (e.g. 1h, 3600; default 1h; ROLEHOP_DURATION)")
+	f.StringVar(&opts.Region, "region", "", "region written to the config profile (ROLEHOP_REGION)")
 	f.StringVar(&opts.Account, "account", "", "AWS account ID of the role (ROLEHOP_ACCOUNT)")
 	f.StringVar(&opts.Role, "role", "", "role name (ROLEHOP_ROLE)")
 	f.BoolVar(&opts.All, "all", false, "write credentials for every role in the assertion")
