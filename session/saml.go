@@ -56,6 +56,17 @@ type RoleNotGrantedError struct {
 }
 
 func (e *RoleNotGrantedError) Error() string {
+	if e.RoleName == "" {
+		if len(e.Matches) > 1 {
+			return fmt.Sprintf("account %s has %d roles in the saml assertion (%s): name the role",
+				e.AccountID, len(e.Matches), rolesList(e.Matches))
+		}
+		if len(e.Granted) == 0 {
+			return fmt.Sprintf("account %s is not granted: the saml assertion grants no AWS roles; ask the IdP administrator for access", e.AccountID)
+		}
+		return fmt.Sprintf("account %s is not granted by the saml assertion; it grants %s: pick one of those or ask the IdP administrator for access",
+			e.AccountID, rolesList(e.Granted))
+	}
 	if len(e.Matches) > 1 {
 		return fmt.Sprintf("role %q in account %s is ambiguous: the saml assertion grants %s; pick one by its ARN",
 			e.RoleName, e.AccountID, rolesList(e.Matches))
@@ -166,14 +177,19 @@ var _ Provider = (*SAML)(nil)
 
 // NewSAML returns a provider logging in with client and assuming roleName
 // (optionally "path/Name"; compared case-insensitively, as IAM does) in
-// each account. Every option is validated here.
+// each account. An empty roleName assumes, in each account, the one role
+// the assertion grants there (several is an error listing them); Roles and
+// CredentialsForRole serve any role either way. Every option is validated
+// here.
 func NewSAML(client idp.Client, roleName string, opts ...SAMLOption) (*SAML, error) {
 	if client == nil {
 		return nil, perr("idp client", "must not be nil")
 	}
 	roleName = strings.TrimPrefix(roleName, "/")
-	if err := validateRoleName(roleName); err != nil {
-		return nil, err
+	if roleName != "" {
+		if err := validateRoleName(roleName); err != nil {
+			return nil, err
+		}
 	}
 	o := &samlOptions{options: options{refreshShare: DefaultRefreshShare}}
 	for _, fn := range opts {

@@ -208,6 +208,30 @@ func TestSAMLErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("no role name: the account's only role", func(t *testing.T) {
+		// bob has one role per account: it is taken.
+		p, _ := e.provider(t, "bob", "bobpass", "", logBuf)
+		c, err := p.Credentials(ctx, acctA)
+		if err != nil {
+			t.Fatalf("bob, no role name: %v", err)
+		}
+		if is, ok := e.srv.Issued(c.AccessKeyID); !ok || is.RoleARN != roleOf(acctA, "Dev") {
+			t.Errorf("bob, no role name, assumed %+v; want %s", is, roleOf(acctA, "Dev"))
+		}
+		// alice has Admin and Dev: ambiguous, both listed.
+		p, _ = e.provider(t, "alice", "alicepass", "", logBuf)
+		_, err = p.Credentials(ctx, acctA)
+		var rng *session.RoleNotGrantedError
+		if !errors.As(err, &rng) || len(rng.Matches) != 2 {
+			t.Fatalf("alice, no role name: want an ambiguity listing 2 roles, got %v", err)
+		}
+		for _, want := range []string{"has 2 roles", acctA + "/Admin", acctA + "/Dev", "name the role"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	})
+
 	t.Run("carol has no roles", func(t *testing.T) {
 		p, _ := e.provider(t, "carol", "carolpass", "Admin", logBuf)
 		_, err := p.Credentials(ctx, acctA)

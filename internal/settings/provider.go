@@ -18,12 +18,6 @@ import (
 // EnvOneLoginSecret holds the OneLogin API client secret (never the file).
 const EnvOneLoginSecret = "ONELOGIN_CLIENT_SECRET"
 
-// anyRole is the role name given to session.NewSAML when the login profile
-// names none: such a provider serves Roles and CredentialsForRole (what
-// login does), while Config/Credentials by account report
-// session.ErrRoleNotGranted.
-const anyRole = "-"
-
 // NewIdPClient builds the IdP client a login profile describes: Form for
 // "form" (or empty), ADFS for "adfs" (lp.URL is the sign-on URL or the
 // server's host name), OneLogin for "onelogin" (client secret from
@@ -85,9 +79,7 @@ func NewSAMLProvider(ctx context.Context, lp LoginProfile, prompter idp.Prompter
 		opts = append(opts, session.WithSTSOptions(func(o *sts.Options) { o.BaseEndpoint = aws.String(ep) }))
 	}
 	opts = append(opts, extra...)
-	role := lp.Role
-	if role == "" {
-		role = anyRole
-	}
-	return session.NewSAML(client, role, opts...)
+	// An empty role: Config by account takes the account's only role;
+	// Roles and CredentialsForRole (what login uses) serve any.
+	return session.NewSAML(client, lp.Role, opts...)
 }
