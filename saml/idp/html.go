@@ -132,10 +132,15 @@ func (p *page) errorText(secrets ...string) string {
 		}
 		key := strings.ToLower(attr(n, "id") + " " + attr(n, "class"))
 		if strings.Contains(key, "error") || strings.Contains(key, "alert") {
-			t := text(n)
+			t := headline(n)
+			if t == "" {
+				t = text(n)
+			}
 			if t == "" && n.DataAtom == atom.Img && n.Parent != nil {
 				// An error icon: the message is beside it.
-				t = text(n.Parent)
+				if t = headline(n.Parent); t == "" {
+					t = text(n.Parent)
+				}
 			}
 			if t != "" {
 				parts = append(parts, t)
@@ -145,6 +150,24 @@ func (p *page) errorText(secrets ...string) string {
 		return true
 	})
 	return oneLine(strings.Join(parts, "; "), 160, secrets...)
+}
+
+// headline is the text of the first <strong> or <b> inside an error box:
+// IdPs put the one-line reason there ("Incorrect username or password") and
+// the explanation around it.
+func headline(n *html.Node) string {
+	var t string
+	walk(n, func(c *html.Node) bool {
+		if t != "" {
+			return false
+		}
+		if c.Type == html.ElementNode && (c.DataAtom == atom.Strong || c.DataAtom == atom.B) {
+			t = text(c)
+			return false
+		}
+		return true
+	})
+	return t
 }
 
 // describe says which page this is, for an error: status, title, host and

@@ -76,6 +76,25 @@ func TestErrorTextNeverHoldsThePassword(t *testing.T) {
 	}
 }
 
+func TestErrorTextPrefersTheHeadline(t *testing.T) {
+	// SimpleSAMLphp 1.19's loginuserpass.tpl.php: an error icon, a generic
+	// heading, the reason in <strong>, then a paragraph of explanation.
+	p := mustPage(t, `<div style="background:#f5f5f5">
+<img src="/x/gtk-dialog-error.48x48.png" class="float-l erroricon" alt=""/>
+<h2>Error</h2>
+<p><strong>Incorrect username or password</strong></p>
+<p>Either no user with the given username could be found, or the password you gave was wrong.</p>
+</div>`, "https://x/")
+	if got := p.errorText(); got != "Incorrect username or password" {
+		t.Errorf("errorText = %q, want just the reason", got)
+	}
+	// Without a <strong>, the whole box is the message.
+	p = mustPage(t, `<span id="errorText">Incorrect user ID or password.</span>`, "https://x/")
+	if got := p.errorText(); got != "Incorrect user ID or password." {
+		t.Errorf("errorText = %q", got)
+	}
+}
+
 // FuzzParsePage: IdP pages are untrusted input; reading them never panics.
 func FuzzParsePage(f *testing.F) {
 	f.Add(`<form action="?" method="post"><input type="hidden" name="AuthState" value="a&amp;b"><input name="username"><input type="password" name="password"></form>`)
