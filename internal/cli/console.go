@@ -15,7 +15,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 
 	"github.com/rolehop/rolehop/console"
@@ -251,9 +253,11 @@ func profileName(p string) string {
 // AWS_PROFILE or the default chain), so credential_process profiles, SSO,
 // role_arn chains and AWS_ENDPOINT_URL(_STS/_S3) all work as in the AWS CLI.
 // Environment credentials with AWS_CREDENTIAL_EXPIRATION (as `rolehop exec`
-// and botocore use it) get that expiry.
+// and botocore use it) get that expiry. The SDK's own log lines go to log at
+// debug level, not to the terminal. When nothing provides credentials, the
+// error says so in one line.
 func sdkConfigForProfile(ctx context.Context, profile string, log *slog.Logger) (aws.Config, error) {
-	var loadOpts []func(*config.LoadOptions) error
+	loadOpts := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger(log))}
 	if profile != "" {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(profile))
 	}
@@ -265,12 +269,31 @@ func sdkConfigForProfile(ctx context.Context, profile string, log *slog.Logger) 
 		}
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}
+	// The SDK falls back to EC2 instance metadata only when nothing else is
+	// configured; off EC2 that means "no credentials".
+	if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			log.Debug("no credentials from ec2 instance metadata", "err", err)
+			return aws.Config{}, usageError(errors.New("no AWS credentials found (environment, AWS_PROFILE, ~/.aws/config and credentials, instance metadata): run rolehop login, name a profile, or set AWS_PROFILE"))
+		}
+	}
 	if cfg.Credentials != nil {
 		if exp := os.Getenv("AWS_CREDENTIAL_EXPIRATION"); exp != "" {
 			cfg.Credentials = &envExpiryProvider{inner: cfg.Credentials, expiration: exp, log: log}
 		}
 	}
 	return cfg, nil
+}
+
+// sdkLogger sends the AWS SDK's log lines (such as its IMDS fallback
+// warnings) to log at debug level.
+func sdkLogger(log *slog.Logger) logging.Logger {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		log.Debug("aws sdk: "+fmt.Sprintf(format, v...), "level", string(c))
+	})
 }
 
 // envExpiryProvider adds AWS_CREDENTIAL_EXPIRATION to credentials the SDK

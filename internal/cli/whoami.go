@@ -8,7 +8,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
@@ -72,13 +71,9 @@ func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := whoamiConfig(ctx, opts)
+	cfg, err := whoamiConfig(ctx, opts, log)
 	if err != nil {
-		var missing config.SharedConfigProfileNotExistError
-		if errors.As(err, &missing) {
-			return usageError(fmt.Errorf("aws profile %q not found in the config or credentials file: %w", missing.Profile, err))
-		}
-		return fmt.Errorf("load aws config: %w", err)
+		return err
 	}
 	if cfg.Region == "" {
 		// STS is global: like the AWS CLI, work without a region.
@@ -105,7 +100,7 @@ func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
 // whoamiConfig loads the configuration whoami calls STS with: the rolehop
 // source named by opts.Source (a plain AWS profile when it has no rolehop
 // keys), else the SDK's chain with --profile.
-func whoamiConfig(ctx context.Context, opts *WhoamiOptions) (aws.Config, error) {
+func whoamiConfig(ctx context.Context, opts *WhoamiOptions, log *slog.Logger) (aws.Config, error) {
 	profile := opts.Profile
 	if opts.Source != "" {
 		s, err := resolveSource(ctx, opts.IO, opts.Logger, opts.Source)
@@ -122,9 +117,5 @@ func whoamiConfig(ctx context.Context, opts *WhoamiOptions) (aws.Config, error) 
 			return aws.Config{}, err
 		}
 	}
-	var loadOpts []func(*config.LoadOptions) error
-	if profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(profile))
-	}
-	return config.LoadDefaultConfig(ctx, loadOpts...)
+	return sdkConfigForProfile(ctx, profile, log)
 }

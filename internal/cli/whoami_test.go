@@ -168,6 +168,23 @@ func TestWhoamiErrors(t *testing.T) {
 	}
 }
 
+// TestWhoamiNoCredentials: with nothing configured, one clear line and exit
+// 2, no SDK warning on stderr and no call to STS.
+func TestWhoamiNoCredentials(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	awsEnv(t, srv, "", "")
+	out, errOut, err := execute(t, "whoami")
+	if ExitCode(err) != ExitUsage || !strings.Contains(OneLine(err), "no AWS credentials found") {
+		t.Fatalf("whoami without credentials: exit %d, %v", ExitCode(err), err)
+	}
+	if out != "" || errOut != "" {
+		t.Errorf("stdout %q, stderr %q: want both empty (the error is printed by main)", out, errOut)
+	}
+	if n := srv.Calls("GetCallerIdentity"); n != 0 {
+		t.Errorf("STS called %d times without credentials", n)
+	}
+}
+
 func TestRootVersionAndHelp(t *testing.T) {
 	out, _, err := execute(t, "--version")
 	if err != nil || out != "rolehop v1.2.3-test\n" {
