@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
 	"github.com/rolehop/rolehop/internal/settings"
@@ -118,6 +119,7 @@ func sourceOptions(ios *IOStreams, log *slog.Logger) *source.Options {
 		Logger:        log,
 		TokenProvider: mfaPrompt(ios),
 		Login:         loginBase(ios, log),
+		LoadOptions:   []func(*config.LoadOptions) error{config.WithLogger(sdkLogger(log))},
 	}
 }
 
