@@ -135,19 +135,42 @@ func (f *File) Profiles() ([]string, error) {
 // its lines joined by "\n", keys from a [DEFAULT] section of the credentials
 // file included. A missing profile (or file) gives ErrProfileNotFound.
 func (f *File) Profile(profile string) (map[string]string, error) {
+	snap, err := f.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return snap.Profile(profile)
+}
+
+// Snapshot is a file read and parsed once: looking up several profiles in
+// it (a chain of rolehop sources) reads nothing more.
+type Snapshot struct {
+	kind Kind
+	path string
+	doc  *document
+}
+
+// Snapshot reads and parses the file once.
+func (f *File) Snapshot() (*Snapshot, error) {
 	p, d, err := f.read()
 	if err != nil {
 		return nil, err
 	}
-	s := f.Kind.find(d, profile)
-	if s == nil || (f.Kind == Credentials && profile == "DEFAULT") {
-		return nil, fmt.Errorf("awsfile: %w: no profile %q in %s", ErrProfileNotFound, profile, p)
+	return &Snapshot{kind: f.Kind, path: p, doc: d}, nil
+}
+
+// Profile returns a profile's keys and values, with the file's [DEFAULT]
+// section's values underneath, as File.Profile does.
+func (s *Snapshot) Profile(profile string) (map[string]string, error) {
+	sec := s.kind.find(s.doc, profile)
+	if sec == nil || (s.kind == Credentials && profile == "DEFAULT") {
+		return nil, fmt.Errorf("awsfile: %w: no profile %q in %s", ErrProfileNotFound, profile, s.path)
 	}
 	m := map[string]string{}
-	if def := d.section("DEFAULT"); def != nil {
+	if def := s.doc.section("DEFAULT"); def != nil {
 		maps.Copy(m, sectionValues(def))
 	}
-	maps.Copy(m, sectionValues(s))
+	maps.Copy(m, sectionValues(sec))
 	return m, nil
 }
 

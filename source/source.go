@@ -195,7 +195,8 @@ func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error
 	if profile == "" {
 		return nil, fmt.Errorf("%w: no profile given; name the rolehop source profile", ErrInvalid)
 	}
-	file := &awsfile.File{Path: cfgPath, Kind: awsfile.Config}
+	// One read and parse of the config file for the whole chain.
+	file, fileErr := (&awsfile.File{Path: cfgPath, Kind: awsfile.Config}).Snapshot()
 
 	s := &Source{Profile: profile, opts: o, configFile: cfgPath}
 	seen := map[string]bool{}
@@ -210,7 +211,11 @@ func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error
 		}
 		seen[name] = true
 		path = append(path, name)
-		vals, err := file.Profile(name)
+		var vals map[string]string
+		err := fileErr
+		if err == nil {
+			vals, err = file.Profile(name)
+		}
 		if err != nil {
 			if errors.Is(err, awsfile.ErrProfileNotFound) || errors.Is(err, os.ErrNotExist) {
 				if len(path) == 1 {
