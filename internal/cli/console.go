@@ -372,38 +372,3 @@ func exitStatusOnly(err error) error {
 	return errors.New("could not start")
 }
 
-// noticeHandler writes Info-and-above log records as one "rolehop: ..."
-// line each: the library's notices, shown to the user without --debug.
-type noticeHandler struct {
-	w     io.Writer
-	attrs []slog.Attr
-}
-
-func (h *noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
-
-func (h *noticeHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString("rolehop: ")
-	b.WriteString(r.Message)
-	var extra []string
-	add := func(a slog.Attr) bool {
-		extra = append(extra, a.Key+" "+a.Value.String())
-		return true
-	}
-	for _, a := range h.attrs {
-		add(a)
-	}
-	r.Attrs(add)
-	if len(extra) > 0 {
-		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
-	}
-	b.WriteString("\n")
-	_, err := io.WriteString(h.w, b.String())
-	return err
-}
-
-func (h *noticeHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &noticeHandler{w: h.w, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
-}
-
-func (h *noticeHandler) WithGroup(string) slog.Handler { return h }

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -16,9 +19,13 @@ type globals struct {
 
 // logger returns a debug logger on ErrOut when --debug is set, a discarding
 // one otherwise.
+// logger is the commands' logger: with --debug every record as text on
+// stderr; otherwise only warnings (an IdP without TLS verification, a corrupt
+// cache file replaced, a clock that disagrees with the IdP's), each as one
+// "rolehop: warning: ..." line on stderr.
 func (g *globals) logger() *slog.Logger {
 	if !g.debug {
-		return slog.New(slog.DiscardHandler)
+		return slog.New(&noticeHandler{w: g.io.ErrOut, min: slog.LevelWarn})
 	}
 	return slog.New(slog.NewTextHandler(g.io.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -74,3 +81,43 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// noticeHandler writes Info-and-above log records as one "rolehop: ..."
+// line each: the library's notices, shown to the user without --debug.
+type noticeHandler struct {
+	w     io.Writer
+	min   slog.Level // records below it are dropped (the zero value: Info)
+	attrs []slog.Attr
+}
+
+func (h *noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.min }
+
+func (h *noticeHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("rolehop: ")
+	if r.Level >= slog.LevelWarn {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(r.Message)
+	var extra []string
+	add := func(a slog.Attr) bool {
+		extra = append(extra, a.Key+" "+a.Value.String())
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *noticeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &noticeHandler{w: h.w, min: h.min, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h *noticeHandler) WithGroup(string) slog.Handler { return h }

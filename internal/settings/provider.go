@@ -28,9 +28,9 @@ func NewIdPClient(lp LoginProfile, prompter idp.Prompter, logger *slog.Logger) (
 		if lp.URL == "" {
 			return nil, errors.New("form idp needs a url: set url in the login profile or pass --idp-url")
 		}
-		return &idp.Form{Options: idp.Options{Logger: logger}, URL: lp.URL, Prompter: prompter}, nil
+		return &idp.Form{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, URL: lp.URL, Prompter: prompter}, nil
 	case IdPADFS:
-		a := &idp.ADFS{Options: idp.Options{Logger: logger}, Prompter: prompter, Mode: idp.ADFSForms}
+		a := &idp.ADFS{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, Prompter: prompter, Mode: idp.ADFSForms}
 		switch {
 		case strings.HasPrefix(lp.URL, "https://") || strings.HasPrefix(lp.URL, "http://"):
 			a.URL = lp.URL
@@ -50,7 +50,7 @@ func NewIdPClient(lp LoginProfile, prompter idp.Prompter, logger *slog.Logger) (
 		if ol.ClientID == "" || secret == "" || ol.Subdomain == "" || ol.AppID == "" {
 			return nil, fmt.Errorf("onelogin idp needs onelogin.client_id, subdomain and app_id in the login profile and the client secret in %s", EnvOneLoginSecret)
 		}
-		return &idp.OneLogin{Options: idp.Options{Logger: logger}, ClientID: ol.ClientID, ClientSecret: secret, Region: ol.Region,
+		return &idp.OneLogin{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, ClientID: ol.ClientID, ClientSecret: secret, Region: ol.Region,
 			BaseURL: lp.URL, Subdomain: ol.Subdomain, AppID: ol.AppID, Prompter: prompter}, nil
 	}
 	return nil, fmt.Errorf("idp %q: want form, adfs or onelogin", lp.IdP)

@@ -25,6 +25,7 @@
 //	    duration: 1h
 //	    profile: corp          # AWS profile written by login
 //	    sts_endpoint: ""       # optional
+//	    insecure_skip_verify: false  # test IdPs only: no TLS checks, a warning each run
 //	    adfs: {auth: forms}    # forms|basic|ntlm
 //	    onelogin: {region: us, subdomain: x, app_id: "1", client_id: y}
 //
@@ -113,19 +114,22 @@ type OneLoginSettings struct {
 // LoginProfile is one named login profile merged with the defaults: what
 // `rolehop login --login NAME` starts from.
 type LoginProfile struct {
-	Name        string // the profile's name in the settings file ("" for none)
-	IdP         string // IdPForm, IdPADFS or IdPOneLogin; "" means form
-	URL         string // IdP-initiated sign-on URL for AWS
-	Username    string
-	Keyring     bool // password from the OS keyring (opt-in)
-	Account     string
-	Role        string
-	Region      string
-	Duration    time.Duration
-	Profile     string // target AWS profile
-	STSEndpoint string // STS endpoint URL; "" means the SDK's (AWS_ENDPOINT_URL_STS, ...)
-	Output      string
-	Sort        string
+	Name     string // the profile's name in the settings file ("" for none)
+	IdP      string // IdPForm, IdPADFS or IdPOneLogin; "" means form
+	URL      string // IdP-initiated sign-on URL for AWS
+	Username string
+	Keyring  bool // password from the OS keyring (opt-in)
+	// InsecureSkipVerify turns off TLS certificate checks of the IdP (only
+	// for test IdPs); every use logs a warning.
+	InsecureSkipVerify bool
+	Account            string
+	Role               string
+	Region             string
+	Duration           time.Duration
+	Profile            string // target AWS profile
+	STSEndpoint        string // STS endpoint URL; "" means the SDK's (AWS_ENDPOINT_URL_STS, ...)
+	Output             string
+	Sort               string
 	// ProfileTemplate names profiles written by login --all.
 	ProfileTemplate string
 	AccountsFile    string
@@ -162,6 +166,7 @@ type rawLogin struct {
 	Output          string      `yaml:"output"`
 	Sort            string      `yaml:"sort"`
 	ProfileTemplate string      `yaml:"profile_template"`
+	Insecure        bool        `yaml:"insecure_skip_verify"`
 	ADFS            rawADFS     `yaml:"adfs"`
 	OneLogin        rawOneLogin `yaml:"onelogin"`
 }
@@ -289,7 +294,7 @@ func Load(path string) (*File, error) {
 	}
 	for name, rl := range raw.Logins {
 		lp := LoginProfile{
-			Name: name, IdP: strings.ToLower(rl.IdP), URL: rl.URL, Username: rl.Username, Keyring: rl.Keyring,
+			Name: name, IdP: strings.ToLower(rl.IdP), URL: rl.URL, Username: rl.Username, Keyring: rl.Keyring, InsecureSkipVerify: rl.Insecure,
 			Account: rl.Account, Role: rl.Role, Region: rl.Region, Duration: rl.Duration.d,
 			Profile: rl.Profile, STSEndpoint: rl.STSEndpoint, Output: rl.Output, Sort: rl.Sort,
 			ProfileTemplate: rl.ProfileTemplate,
