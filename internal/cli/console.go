@@ -371,4 +371,3 @@ func exitStatusOnly(err error) error {
 	}
 	return errors.New("could not start")
 }
-
