@@ -137,7 +137,7 @@ func startProc(name, bin string, args, env []string, dir, logPath string) (*proc
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = lf
 	cmd.Stderr = lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = peerProcAttr()
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
