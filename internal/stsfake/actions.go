@@ -43,46 +43,73 @@ func constraint(value, field, rule string) string {
 	return fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, rule)
 }
 
+// requireLength answers AWS's ValidationError when value is missing, shorter
+// than min or (max > 0) longer than max, and reports whether it fits.
+func requireLength(w http.ResponseWriter, value, field string, min, max int) bool {
+	switch {
+	case value == "":
+		validationError(w, constraint("", field, "Member must not be null"))
+	case len(value) < min:
+		validationError(w, constraint(value, field, fmt.Sprintf("Member must have length greater than or equal to %d", min)))
+	case max > 0 && len(value) > max:
+		validationError(w, constraint(value, field, fmt.Sprintf("Member must have length less than or equal to %d", max)))
+	default:
+		return true
+	}
+	return false
+}
+
+// durationSeconds reads DurationSeconds (1 hour when absent) with STS's
+// checks (an integer, 900..43200); on a bad value it answers the error and
+// ok is false.
+func durationSeconds(w http.ResponseWriter, form url.Values) (d time.Duration, given, ok bool) {
+	v := form.Get("DurationSeconds")
+	if v == "" {
+		return time.Hour, false, true
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		validationError(w, fmt.Sprintf("Value '%s' for parameter DurationSeconds is invalid. Must be an integer", v))
+	case n < 900:
+		validationError(w, constraint(v, "durationSeconds", "Member must have value greater than or equal to 900"))
+	case n > 43200:
+		validationError(w, constraint(v, "durationSeconds", "Member must have value less than or equal to 43200"))
+	default:
+		return time.Duration(n) * time.Second, true, true
+	}
+	return 0, false, false
+}
+
+// checkPolicy answers AWS's error for a session policy over 2,048
+// characters or not JSON, and reports whether it is acceptable.
+func checkPolicy(w http.ResponseWriter, p string) bool {
+	if utf8.RuneCountInString(p) > 2048 {
+		validationError(w, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
+		return false
+	}
+	if p != "" && !json.Valid([]byte(p)) {
+		WriteError(w, http.StatusBadRequest, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+		return false
+	}
+	return true
+}
+
 // assumeRole implements sts:AssumeRole with AWS's checks.
 func (s *Server) assumeRole(w http.ResponseWriter, r *http.Request, form url.Values) {
 	caller, _ := CallerFrom(r)
 	roleARN := form.Get("RoleArn")
 	name := form.Get("RoleSessionName")
-	switch {
-	case roleARN == "":
-		validationError(w, constraint("", "roleArn", "Member must not be null"))
+	if !requireLength(w, roleARN, "roleArn", 20, 0) || !requireLength(w, name, "roleSessionName", 2, 64) {
 		return
-	case len(roleARN) < 20:
-		validationError(w, constraint(roleARN, "roleArn", "Member must have length greater than or equal to 20"))
-		return
-	case name == "":
-		validationError(w, constraint("", "roleSessionName", "Member must not be null"))
-		return
-	case len(name) < 2:
-		validationError(w, constraint(name, "roleSessionName", "Member must have length greater than or equal to 2"))
-		return
-	case len(name) > 64:
-		validationError(w, constraint(name, "roleSessionName", "Member must have length less than or equal to 64"))
-		return
-	case !reSessionName.MatchString(name):
+	}
+	if !reSessionName.MatchString(name) {
 		validationError(w, constraint(name, "roleSessionName", `Member must satisfy regular expression pattern: [\w+=,.@-]*`))
 		return
 	}
-	d := time.Hour
-	if v := form.Get("DurationSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			validationError(w, fmt.Sprintf("Value '%s' for parameter DurationSeconds is invalid. Must be an integer", v))
-			return
-		case n < 900:
-			validationError(w, constraint(v, "durationSeconds", "Member must have value greater than or equal to 900"))
-			return
-		case n > 43200:
-			validationError(w, constraint(v, "durationSeconds", "Member must have value less than or equal to 43200"))
-			return
-		}
-		d = time.Duration(n) * time.Second
+	d, _, ok := durationSeconds(w, form)
+	if !ok {
+		return
 	}
 	if ext := form.Get("ExternalId"); ext != "" {
 		if len(ext) < 2 || len(ext) > 1224 || !reExternalID.MatchString(ext) {
@@ -90,11 +117,7 @@ func (s *Server) assumeRole(w http.ResponseWriter, r *http.Request, form url.Val
 			return
 		}
 	}
-	if p := form.Get("Policy"); utf8.RuneCountInString(p) > 2048 {
-		validationError(w, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
-		return
-	} else if p != "" && !json.Valid([]byte(p)) {
-		WriteError(w, http.StatusBadRequest, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+	if !checkPolicy(w, form.Get("Policy")) {
 		return
 	}
 	if src := form.Get("SourceIdentity"); src != "" {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/beevik/etree"
 	xrv "github.com/mattermost/xml-roundtrip-validator"
@@ -180,19 +178,10 @@ func invalidToken(w http.ResponseWriter, msg string) {
 // DurationSeconds against SessionDuration and the role's maximum.
 func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form url.Values) {
 	roleARN, principalARN, assertion := form.Get("RoleArn"), form.Get("PrincipalArn"), form.Get("SAMLAssertion")
+	if !requireLength(w, roleARN, "roleArn", 20, 0) || !requireLength(w, principalARN, "principalArn", 20, 0) {
+		return
+	}
 	switch {
-	case roleARN == "":
-		validationError(w, constraint("", "roleArn", "Member must not be null"))
-		return
-	case len(roleARN) < 20:
-		validationError(w, constraint(roleARN, "roleArn", "Member must have length greater than or equal to 20"))
-		return
-	case principalARN == "":
-		validationError(w, constraint("", "principalArn", "Member must not be null"))
-		return
-	case len(principalARN) < 20:
-		validationError(w, constraint(principalARN, "principalArn", "Member must have length greater than or equal to 20"))
-		return
 	case assertion == "":
 		validationError(w, constraint("", "SAMLAssertion", "Member must not be null"))
 		return
@@ -203,28 +192,12 @@ func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form
 		validationError(w, "1 validation error detected: Value at 'SAMLAssertion' failed to satisfy constraint: Member must have length less than or equal to 100000")
 		return
 	}
-	d, haveD := time.Hour, false
-	if v := form.Get("DurationSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			validationError(w, fmt.Sprintf("Value '%s' for parameter DurationSeconds is invalid. Must be an integer", v))
-			return
-		case n < 900:
-			validationError(w, constraint(v, "durationSeconds", "Member must have value greater than or equal to 900"))
-			return
-		case n > 43200:
-			validationError(w, constraint(v, "durationSeconds", "Member must have value less than or equal to 43200"))
-			return
-		}
-		d, haveD = time.Duration(n)*time.Second, true
+	d, haveD, ok := durationSeconds(w, form)
+	if !ok {
+		return
 	}
 	policy := form.Get("Policy")
-	if utf8.RuneCountInString(policy) > 2048 {
-		validationError(w, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048")
-		return
-	} else if policy != "" && !json.Valid([]byte(policy)) {
-		WriteError(w, http.StatusBadRequest, "MalformedPolicyDocument", "The policy is not in the valid JSON format.")
+	if !checkPolicy(w, policy) {
 		return
 	}
 	if !reRoleARN.MatchString(roleARN) {
