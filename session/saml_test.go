@@ -2,15 +2,9 @@ package session_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -283,7 +277,7 @@ func TestSAMLErrors(t *testing.T) {
 	})
 
 	t.Run("untrusted IdP certificate", func(t *testing.T) {
-		if err := e.srv.TrustIdP(principalOf(acctA), otherCertPEM(t)); err != nil {
+		if err := e.srv.TrustIdP(principalOf(acctA), testpeer.OtherCertPEM(t)); err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _ = e.srv.TrustIdP(principalOf(acctA), e.idp.CertPEM) }()
@@ -521,18 +515,3 @@ func newLoggerTo(b *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// otherCertPEM is a certificate of a key no IdP here signs with.
-func otherCertPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other-idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}

@@ -2,14 +2,8 @@ package stsfake_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,21 +73,6 @@ func withSAML(role, principal, assertion string, d int32) *sts.AssumeRoleWithSAM
 		in.DurationSeconds = aws.Int32(d)
 	}
 	return in
-}
-
-func otherCertPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other-idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // tamper decodes a SAMLResponse, replaces old with new and re-encodes it.
@@ -186,7 +165,7 @@ func TestAssumeRoleWithSAMLAgainstSimpleSAML(t *testing.T) {
 	}
 
 	// The same assertion, once the IdP's certificate is replaced by another.
-	if err := srv.TrustIdP(samlPrincipal, otherCertPEM(t)); err != nil {
+	if err := srv.TrustIdP(samlPrincipal, testpeer.OtherCertPEM(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, alice, 0)); apiCode(t, err) != "InvalidIdentityToken" {
@@ -204,7 +183,7 @@ func TestAssumeRoleWithSAMLAgainstSimpleSAML(t *testing.T) {
 
 func TestAssumeRoleWithSAMLWireFormat(t *testing.T) {
 	srv := stsfake.NewForTest(t)
-	if err := srv.TrustIdP(samlPrincipal, otherCertPEM(t)); err != nil {
+	if err := srv.TrustIdP(samlPrincipal, testpeer.OtherCertPEM(t)); err != nil {
 		t.Fatal(err)
 	}
 	post := func(v url.Values) (int, string) {
@@ -232,7 +211,7 @@ func TestAssumeRoleWithSAMLWireFormat(t *testing.T) {
 	if status != 400 || !strings.Contains(body, "<Code>InvalidIdentityToken</Code>") || !strings.Contains(body, "<Type>Sender</Type>") {
 		t.Errorf("unsigned document: %d %s", status, body)
 	}
-	if err := srv.TrustIdP("arn:aws:iam::111111111111:role/NotAProvider", otherCertPEM(t)); err == nil {
+	if err := srv.TrustIdP("arn:aws:iam::111111111111:role/NotAProvider", testpeer.OtherCertPEM(t)); err == nil {
 		t.Error("TrustIdP accepted a role ARN as principal")
 	}
 	if err := srv.TrustIdP(samlPrincipal, []byte("<EntityDescriptor/>")); err == nil {

@@ -176,6 +176,17 @@ func (s *SimpleSAML) Stop() error {
 
 // selfSignedCert returns a PKCS#8 RSA-2048 key and a self-signed certificate
 // valid for ten years, both PEM.
+// OtherCertPEM is a self-signed certificate of a fresh key no peer signs
+// with: what a test trusts to see a genuine IdP's signature refused.
+func OtherCertPEM(t testing.TB) []byte {
+	t.Helper()
+	_, cert, err := selfSignedCert("other-idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
 func selfSignedCert(cn string) (keyPEM, certPEM []byte, err error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
