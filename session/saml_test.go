@@ -514,4 +514,3 @@ func TestSAMLDurationAndCrossAccount(t *testing.T) {
 func newLoggerTo(b *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
-
