@@ -256,12 +256,13 @@ func curlCommand(form presign.Form, file string) string {
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell.
+// shellQuote quotes s for a POSIX shell, leaving words that need no
+// quoting bare (a readable command line).
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return shQuote(s)
 }
 
 // lifetimeFlag is a duration flag that also takes days ("7d") and plain
