@@ -30,11 +30,8 @@ const credentialsSource = "rolehop.AssumeRole"
 // (BaseEndpoint, AWS_ENDPOINT_URL_STS), retryer and HTTP client are used.
 // Every parameter is checked here, before any call; failures are *ParamError.
 func AssumeRole(parent aws.Config, roleARN string, opts ...Option) (aws.Config, error) {
-	o, err := newOptions(opts)
+	o, err := validateAssumeRole(roleARN, opts)
 	if err != nil {
-		return aws.Config{}, err
-	}
-	if err := ValidateRoleARN(roleARN); err != nil {
 		return aws.Config{}, err
 	}
 	if parent.Credentials == nil {
@@ -54,6 +51,26 @@ func AssumeRole(parent aws.Config, roleARN string, opts ...Option) (aws.Config, 
 	}
 	child.Credentials = p
 	return child, nil
+}
+
+// ValidateAssumeRole checks roleARN and every option with AssumeRole's
+// rules, without a parent and without any network call: for callers that
+// read role definitions (from files, flags) and want to report a bad one
+// before anything runs. Failures are *ParamError.
+func ValidateAssumeRole(roleARN string, opts ...Option) error {
+	_, err := validateAssumeRole(roleARN, opts)
+	return err
+}
+
+func validateAssumeRole(roleARN string, opts []Option) (*options, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateRoleARN(roleARN); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // assumedRole marks credentials providers of this package whose credentials

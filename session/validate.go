@@ -1,7 +1,9 @@
 package session
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,4 +137,23 @@ func (o *options) validate() error {
 // lazyRegexp returns a function that compiles expr once, on first call.
 func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+// ParseDuration reads a duration as Go writes it ("1h", "90m", "1h30m") or
+// as a whole number of seconds ("3600"), the two ways AWS tools and rolehop's
+// files spell one. Negative values are errors; the range a use allows
+// (900 s to 12 h for AssumeRole) is checked where it is used.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(1<<62/time.Second) {
+			return 0, fmt.Errorf("duration %q out of range", s)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("duration %q: want a duration like 1h, 90m or a number of seconds", s)
+	}
+	return d, nil
 }

@@ -146,3 +146,46 @@ func TestLambdaSessionName(t *testing.T) {
 		t.Errorf("outside Lambda: %q", got)
 	}
 }
+
+func TestValidateAssumeRoleNeedsNoParent(t *testing.T) {
+	good := "arn:aws:iam::123456789012:role/Admin"
+	if err := session.ValidateAssumeRole(good, session.WithDuration(time.Hour), session.WithExternalID("ext-1")); err != nil {
+		t.Errorf("valid role and options: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		arn   string
+		opt   session.Option
+		field string
+	}{
+		"bad ARN":         {"arn:aws:iam::12:role/Admin", nil, "RoleARN"},
+		"duration short":  {good, session.WithDuration(time.Minute), "DurationSeconds"},
+		"bad external id": {good, session.WithExternalID("x"), "ExternalId"},
+	} {
+		var opts []session.Option
+		if tc.opt != nil {
+			opts = append(opts, tc.opt)
+		}
+		err := session.ValidateAssumeRole(tc.arn, opts...)
+		var pe *session.ParamError
+		if !errors.As(err, &pe) || !errors.Is(err, session.ErrInvalidParameter) {
+			t.Errorf("%s: want a *ParamError, got %v", name, err)
+			continue
+		}
+		if !strings.EqualFold(pe.Field, tc.field) {
+			t.Errorf("%s: field %q, want %q", name, pe.Field, tc.field)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"3600": time.Hour, " 1h ": time.Hour, "90m": 90 * time.Minute, "1h30m": 90 * time.Minute, "0": 0} {
+		if got, err := session.ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-5", "-1h", "soon", "1 hour", "99999999999999999999"} {
+		if got, err := session.ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
+		}
+	}
+}

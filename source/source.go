@@ -47,7 +47,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -298,44 +297,17 @@ func parseHop(profile string, vals map[string]string) (Hop, string, error) {
 			ErrInvalid, profile, KeyRoleARN, KeyBase)
 	}
 	if d := strings.TrimSpace(vals[KeyDuration]); d != "" {
-		dur, err := parseDuration(d)
+		dur, err := session.ParseDuration(d)
 		if err != nil {
 			return Hop{}, "", fmt.Errorf("%w: profile %q: %s %q is not a duration; write e.g. 1h, 90m or 3600",
 				ErrInvalid, profile, KeyDuration, d)
 		}
 		h.Duration = dur
 	}
-	if err := validate(h); err != nil {
+	if err := session.ValidateAssumeRole(h.RoleARN, h.options(nil)...); err != nil {
 		return Hop{}, "", fmt.Errorf("profile %q: %w", profile, err)
 	}
 	return h, base, nil
-}
-
-// parseDuration accepts a Go duration (1h, 90m) or whole seconds (3600).
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 || n > int64(365*24*time.Hour/time.Second) {
-			return 0, errors.New("out of range")
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(s)
-}
-
-// validate checks a hop with package session's rules without building any
-// client: session.AssumeRole validates every option and the role ARN first
-// and only then looks at the parent, so a parent without credentials stops
-// it right after validation with a *ParamError for "parent".
-func validate(h Hop) error {
-	_, err := session.AssumeRole(aws.Config{}, h.RoleARN, h.options(nil)...)
-	var pe *session.ParamError
-	if errors.As(err, &pe) && pe.Field == "parent" {
-		return nil
-	}
-	if err == nil {
-		return nil
-	}
-	return err
 }
 
 // options are the session.AssumeRole options of a hop.

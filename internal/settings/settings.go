@@ -45,11 +45,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rolehop/rolehop/session"
 )
 
 // Sentinel errors; check them with errors.Is.
@@ -194,24 +195,13 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration reads a duration as Go writes it ("1h", "90m", "1h30m") or
-// a plain number of seconds ("3600").
+// ParseDuration reads a duration as session.ParseDuration does ("1h", "90m"
+// or a number of seconds); an empty string is 0 (not set).
 func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 || n > int64(1<<62/time.Second) {
-			return 0, fmt.Errorf("duration %q out of range", s)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want a duration like 1h, 90m or a number of seconds", s)
-	}
-	return d, nil
+	return session.ParseDuration(s)
 }
 
 // DefaultPath returns the settings file's path: $ROLEHOP_CONFIG, else
