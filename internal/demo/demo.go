@@ -276,10 +276,5 @@ func mask(s string) string {
 	return "****" + s[len(s)-4:] + fmt.Sprintf(" (%d chars)", len(s))
 }
 
-// waitForInterrupt blocks until ctx ends (Ctrl-C).
-func waitForInterrupt(ctx context.Context) {
-	<-ctx.Done()
-}
-
 // deadline bounds the whole demo so a stuck peer never hangs it.
 const deadline = 5 * time.Minute

@@ -39,7 +39,7 @@ func main() {
 			}
 			fmt.Printf("  %s login --login demo --all\n  %s roles --login demo\n", c.Rolehop, c.Rolehop)
 			fmt.Println("Ctrl-C stops them.")
-			waitForInterrupt(sigCtx)
+			<-sigCtx.Done() // Ctrl-C
 		}
 	}
 	ctx, cancel := context.WithTimeout(sigCtx, deadline)
