@@ -28,15 +28,21 @@ func TestAssumeRoleChainDepth3ClampsTo1h(t *testing.T) {
 	ctx := context.Background()
 	srv := stsfake.NewForTest(t)
 	log, logs := newLogger()
-	c1, err := session.AssumeRole(baseConfig(srv, "eu-west-1"), role1, session.WithDuration(2*time.Hour), session.WithLogger(log))
+	c1, err := session.RoleConfig(baseConfig(srv, "eu-west-1"), role1, func(o *session.AssumeRoleOptions) {
+		o.Duration, o.Logger = 2*time.Hour, log
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := session.AssumeRole(c1, role2, session.WithDuration(2*time.Hour), session.WithLogger(log))
+	c2, err := session.RoleConfig(c1, role2, func(o *session.AssumeRoleOptions) {
+		o.Duration, o.Logger = 2*time.Hour, log
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c3, err := session.AssumeRole(c2, role3, session.WithDuration(12*time.Hour), session.WithLogger(log), session.WithRegion("us-west-2"))
+	c3, err := session.RoleConfig(c2, role3, func(o *session.AssumeRoleOptions) {
+		o.Duration, o.Logger, o.Region = 12*time.Hour, log, "us-west-2"
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +82,7 @@ func TestAssumeRoleSessionTokenParentIsChained(t *testing.T) {
 	is := srv.IssueCredentials(role1, "earlier", time.Hour, 1)
 	parent := baseConfig(srv, "us-east-1")
 	parent.Credentials = staticCreds(is)
-	child, err := session.AssumeRole(parent, role2, session.WithDuration(4*time.Hour))
+	child, err := session.RoleConfig(parent, role2, func(o *session.AssumeRoleOptions) { o.Duration = 4 * time.Hour })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +98,7 @@ func TestAssumeRoleSessionTokenParentIsChained(t *testing.T) {
 func TestAssumeRoleAccessDenied(t *testing.T) {
 	srv := stsfake.NewForTest(t)
 	srv.Deny(role1)
-	child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1)
+	child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +121,7 @@ func TestAssumeRoleAccessDenied(t *testing.T) {
 func TestAssumeRoleThrottlingRecoveredBySDKRetryer(t *testing.T) {
 	srv := stsfake.NewForTest(t)
 	srv.FailNext("AssumeRole", 2, "Throttling")
-	child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1)
+	child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,20 +137,20 @@ func TestAssumeRoleRefreshTiming(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name      string
-		opts      []session.Option
+		opts      func(*session.AssumeRoleOptions)
 		reuseAt   time.Duration // still cached at this age
 		refreshAt time.Duration // refreshed at this age
 	}{
-		{"half of 1h", []session.Option{session.WithDuration(time.Hour)}, 29*time.Minute + 59*time.Second, 30 * time.Minute},
-		{"half of 15m", []session.Option{session.WithDuration(15 * time.Minute)}, 7 * time.Minute, 7*time.Minute + 30*time.Second},
-		{"share 0.9 of 12h", []session.Option{session.WithDuration(12 * time.Hour), session.WithRefreshShare(0.9)}, 10*time.Hour + 47*time.Minute, 10*time.Hour + 48*time.Minute},
-		{"share 1 of 12h: 5 minutes before expiry", []session.Option{session.WithDuration(12 * time.Hour), session.WithRefreshShare(1)}, 11*time.Hour + 54*time.Minute, 11*time.Hour + 55*time.Minute},
-		{"share 1 of 15m: 5 minutes before expiry", []session.Option{session.WithDuration(15 * time.Minute), session.WithRefreshShare(1)}, 9*time.Minute + 59*time.Second, 10 * time.Minute},
+		{"half of 1h", func(o *session.AssumeRoleOptions) { o.Duration = time.Hour }, 29*time.Minute + 59*time.Second, 30 * time.Minute},
+		{"half of 15m", func(o *session.AssumeRoleOptions) { o.Duration = 15 * time.Minute }, 7 * time.Minute, 7*time.Minute + 30*time.Second},
+		{"share 0.9 of 12h", func(o *session.AssumeRoleOptions) { o.Duration, o.Refresh.Share = 12*time.Hour, 0.9 }, 10*time.Hour + 47*time.Minute, 10*time.Hour + 48*time.Minute},
+		{"share 1 of 12h: 5 minutes before expiry", func(o *session.AssumeRoleOptions) { o.Duration, o.Refresh.Share = 12*time.Hour, 1 }, 11*time.Hour + 54*time.Minute, 11*time.Hour + 55*time.Minute},
+		{"share 1 of 15m: 5 minutes before expiry", func(o *session.AssumeRoleOptions) { o.Duration, o.Refresh.Share = 15*time.Minute, 1 }, 9*time.Minute + 59*time.Second, 10 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newClock()
 			srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
-			child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1, append(tc.opts, session.WithClock(clock.Now))...)
+			child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1, tc.opts, func(o *session.AssumeRoleOptions) { o.Now = clock.Now })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +177,7 @@ func TestAssumeRoleRefreshTiming(t *testing.T) {
 
 func TestAssumeRoleConcurrentCallersShareOneCall(t *testing.T) {
 	srv := stsfake.NewForTest(t, stsfake.WithLatency(20*time.Millisecond))
-	child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1)
+	child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +264,7 @@ func TestFailedRefreshReachesEveryWaiterAndIsRetried(t *testing.T) {
 	release := blockRole(srv, role1)
 	t.Cleanup(release)
 	srv.Deny(role1)
-	child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1)
+	child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,18 +309,17 @@ func TestAssumeRoleSendsEveryParameter(t *testing.T) {
 		got = form
 		next(w, r, form)
 	})
-	policy := map[string]any{"Version": "2012-10-17", "Statement": []map[string]any{{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}}
-	child, err := session.AssumeRole(baseConfig(srv, "us-east-1"), role1,
-		session.WithRoleSessionName("alice@example.com"),
-		session.WithPolicy(policy),
-		session.WithPolicyARNs("arn:aws:iam::aws:policy/ReadOnlyAccess"),
-		session.WithDuration(2*time.Hour),
-		session.WithTags(map[string]string{"team": "ops", "cost": "42"}),
-		session.WithTransitiveTagKeys("team"),
-		session.WithExternalID("ext-id-1"),
-		session.WithMFA("arn:aws:iam::123456789012:mfa/alice", func(context.Context) (string, error) { return "654321", nil }),
-		session.WithSourceIdentity("alice"),
-	)
+	child, err := session.RoleConfig(baseConfig(srv, "us-east-1"), role1, func(o *session.AssumeRoleOptions) {
+		o.RoleSessionName = "alice@example.com"
+		o.Policy = &session.Policy{Statement: []session.PolicyStatement{{Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{"*"}}}}
+		o.PolicyARNs = []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"}
+		o.Duration = 2 * time.Hour
+		o.Tags = map[string]string{"team": "ops", "cost": "42"}
+		o.TransitiveTagKeys = []string{"team"}
+		o.ExternalID = "ext-id-1"
+		o.MFA = &session.MFA{SerialNumber: "arn:aws:iam::123456789012:mfa/alice", TokenCode: func(context.Context) (string, error) { return "654321", nil }}
+		o.SourceIdentity = "alice"
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +329,7 @@ func TestAssumeRoleSendsEveryParameter(t *testing.T) {
 	}
 	want := map[string]string{
 		"RoleSessionName":            "alice@example.com",
-		"Policy":                     `{"Statement":[{"Action":"s3:GetObject","Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`,
+		"Policy":                     `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}`,
 		"PolicyArns.member.1.arn":    "arn:aws:iam::aws:policy/ReadOnlyAccess",
 		"DurationSeconds":            "7200",
 		"Tags.member.1.Key":          "cost",
@@ -358,7 +363,7 @@ func TestCrossAccountManyAccounts(t *testing.T) {
 	srv := stsfake.NewForTest(t)
 	srv.SetRole("arn:aws:iam::100000000007:role/Audit", stsfake.RoleSettings{ExternalID: "ext-42"})
 	ca, err := session.NewCrossAccount(staticProvider{cfg: baseConfig(srv, "us-east-1")}, "123456789012", "Audit",
-		session.WithExternalID("ext-42"))
+		func(o *session.AssumeRoleOptions) { o.ExternalID = "ext-42" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +371,7 @@ func TestCrossAccountManyAccounts(t *testing.T) {
 	for round := range 3 {
 		for i := range accounts {
 			acct := fmt.Sprintf("1000000000%02d", i)
-			cfg, err := ca.Config(ctx, acct)
+			cfg, err := session.Config(ctx, ca, acct)
 			if err != nil {
 				t.Fatalf("round %d account %s: %v", round, acct, err)
 			}
@@ -411,7 +416,7 @@ func TestCrossAccountChainedBaseClamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spoke, err := session.NewCrossAccount(hub, "111111111111", "Spoke", session.WithDuration(3*time.Hour))
+	spoke, err := session.NewCrossAccount(hub, "111111111111", "Spoke", func(o *session.AssumeRoleOptions) { o.Duration = 3 * time.Hour })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +434,7 @@ func TestCrossAccountRefreshesWithInjectedClock(t *testing.T) {
 	clock := newClock()
 	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
 	ca, err := session.NewCrossAccount(staticProvider{cfg: baseConfig(srv, "us-east-1")}, "123456789012", "Ops",
-		session.WithClock(clock.Now), session.WithDuration(2*time.Hour))
+		func(o *session.AssumeRoleOptions) { o.Now, o.Duration = clock.Now, 2*time.Hour })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +453,7 @@ func TestCrossAccountRefreshesWithInjectedClock(t *testing.T) {
 		t.Errorf("before half life: %d STS calls, want 2", n)
 	}
 	clock.Advance(time.Minute)
-	cfg, err := ca.Config(ctx, "111111111111")
+	cfg, err := session.Config(ctx, ca, "111111111111")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,25 +9,68 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// DefaultRefreshShare is the share of a credential's lifetime after which it
-// is refreshed (half, as awsrun promises).
-const DefaultRefreshShare = 0.5
+// RefreshPolicy says when credentials held in memory are replaced: after
+// Share of their lifetime, and never later than MinRemaining before they
+// expire.
+//
+// rolehop has one refresh policy per layer, each for its own reader:
+//   - in memory (this package's providers, and `rolehop login --keep-fresh`
+//     for the profiles it rewrites): DefaultRefresh, half the lifetime and
+//     never within 5 minutes of expiry, as awsrun promises;
+//   - on disk (package credcache, read by `rolehop credential-process`):
+//     credentials are replaced when less than credcache.DefaultRefreshWindow
+//     (15 minutes) is left, because botocore runs a credential_process again
+//     on every call once the credentials it got are that close to expiry.
+//
+// A returned aws.Config's credentials provider goes to the provider's cache
+// on every request, so long-running clients follow the in-memory policy.
+type RefreshPolicy struct {
+	// Share of the lifetime after which credentials are replaced, in (0, 1].
+	Share float64
+	// MinRemaining is how close to expiry credentials are never handed out.
+	MinRemaining time.Duration
+}
 
-// MinRemaining is how close to expiry a credential is never handed out.
-const MinRemaining = 5 * time.Minute
+// DefaultRefresh is the in-memory refresh policy: half the lifetime, never
+// within 5 minutes of expiry.
+var DefaultRefresh = RefreshPolicy{Share: 0.5, MinRemaining: 5 * time.Minute}
+
+// RenewAt is when credentials obtained at issued must be replaced; the zero
+// time for credentials that never expire.
+func (p RefreshPolicy) RenewAt(issued time.Time, creds aws.Credentials) time.Time {
+	if !creds.CanExpire {
+		return time.Time{}
+	}
+	life := creds.Expires.Sub(issued)
+	at := issued.Add(time.Duration(float64(life) * p.Share))
+	if latest := creds.Expires.Add(-p.MinRemaining); latest.Before(at) {
+		at = latest
+	}
+	return at
+}
+
+func (p RefreshPolicy) validate() error {
+	if p.Share <= 0 || p.Share > 1 {
+		return perr("refresh share", "must be in (0, 1], e.g. 0.5 to refresh at half life")
+	}
+	if p.MinRemaining < 0 {
+		return perr("refresh MinRemaining", "must not be negative")
+	}
+	return nil
+}
 
 type cacheEntry struct {
 	creds   aws.Credentials
 	renewAt time.Time // zero when the credentials never expire
 }
 
-// credCache holds credentials per key. Reads take a read lock and allocate
-// nothing; a miss runs fetch once per key however many callers wait
+// memCache holds credentials per key in memory. Reads take a read lock and
+// allocate nothing; a miss runs fetch once per key however many callers wait
 // (singleflight), callers for other keys never wait on it, and a failed fetch
 // is returned to every waiter and not remembered.
-type credCache struct {
-	share float64
-	now   func() time.Time
+type memCache struct {
+	policy RefreshPolicy
+	now    func() time.Time
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
@@ -38,31 +81,11 @@ type credCache struct {
 // flight for key (its result is then guaranteed to be that flight's).
 var testHookJoined func(key string)
 
-func newCredCache(share float64, now func() time.Time) *credCache {
-	if share <= 0 || share > 1 {
-		share = DefaultRefreshShare
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &credCache{share: share, now: now, entries: map[string]cacheEntry{}}
+func newMemCache(o *Options) *memCache {
+	return &memCache{policy: o.Refresh, now: o.Now, entries: map[string]cacheEntry{}}
 }
 
-// renewAt is when credentials obtained at issued must be replaced: after share
-// of their lifetime, and never later than MinRemaining before expiry.
-func (c *credCache) renewAt(issued time.Time, creds aws.Credentials) time.Time {
-	if !creds.CanExpire {
-		return time.Time{}
-	}
-	life := creds.Expires.Sub(issued)
-	at := issued.Add(time.Duration(float64(life) * c.share))
-	if latest := creds.Expires.Add(-MinRemaining); latest.Before(at) {
-		at = latest
-	}
-	return at
-}
-
-func (c *credCache) lookup(key string) (aws.Credentials, bool) {
+func (c *memCache) lookup(key string) (aws.Credentials, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
@@ -78,7 +101,7 @@ func (c *credCache) lookup(key string) (aws.Credentials, bool) {
 // get returns fresh credentials for key, calling fetch when there are none.
 // fetch runs detached from any one caller's cancellation, so one caller giving
 // up does not fail the others; each caller still returns when its own ctx ends.
-func (c *credCache) get(ctx context.Context, key string, fetch func(context.Context) (aws.Credentials, error)) (aws.Credentials, error) {
+func (c *memCache) get(ctx context.Context, key string, fetch func(context.Context) (aws.Credentials, error)) (aws.Credentials, error) {
 	if creds, ok := c.lookup(key); ok {
 		return creds, nil
 	}
@@ -92,7 +115,7 @@ func (c *credCache) get(ctx context.Context, key string, fetch func(context.Cont
 			return aws.Credentials{}, err
 		}
 		c.mu.Lock()
-		c.entries[key] = cacheEntry{creds: creds, renewAt: c.renewAt(issued, creds)}
+		c.entries[key] = cacheEntry{creds: creds, renewAt: c.policy.RenewAt(issued, creds)}
 		c.mu.Unlock()
 		return creds, nil
 	})

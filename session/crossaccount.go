@@ -8,33 +8,36 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolehop/rolehop/awsarn"
 )
 
 // CrossAccount assumes a role of one name in any account that trusts a base
 // account: arn:<partition>:iam::<account>:role/<name>, with the base
 // provider's credentials for the base account. Credentials are cached per
-// account; concurrent callers for one account share one STS call.
+// account; concurrent callers for one account share one STS call, callers
+// for other accounts never wait on it.
 type CrossAccount struct {
 	base        Provider
 	baseAccount string
 	roleName    string
-	opts        *options
-	cache       *credCache
+	a           *assumer
+	o           *Options
+	cache       *memCache
+	disk        *diskLayer
 
-	mu        sync.Mutex
-	parent    aws.Config
-	client    *sts.Client
-	haveBase  bool
-	providers sync.Map // account ID -> *accountCredentials
+	mu       sync.Mutex
+	parent   aws.Config
+	client   *sts.Client
+	haveBase bool
 }
 
-var _ Provider = (*CrossAccount)(nil)
+var _ BaseConfigProvider = (*CrossAccount)(nil)
 
 // NewCrossAccount returns a provider assuming roleName (optionally with a
-// path, "path/Name") in any account, from base's configuration for
-// baseAccount. opts are the AssumeRole options (ExternalId, duration, session
-// name, ...), validated here.
-func NewCrossAccount(base Provider, baseAccount, roleName string, opts ...Option) (*CrossAccount, error) {
+// path, "path/Name") in any account, from base's credentials for
+// baseAccount. Every option is validated here, before any call.
+func NewCrossAccount(base Provider, baseAccount, roleName string, optFns ...func(*AssumeRoleOptions)) (*CrossAccount, error) {
 	if base == nil {
 		return nil, perr("base provider", "must not be nil")
 	}
@@ -45,10 +48,19 @@ func NewCrossAccount(base Provider, baseAccount, roleName string, opts ...Option
 	if err := validateRoleName(roleName); err != nil {
 		return nil, err
 	}
-	if err := ValidateRoleARN("arn:aws:iam::" + baseAccount + ":role/" + roleName); err != nil {
+	if err := ValidateRoleARN(awsarn.RoleARN("aws", baseAccount, roleName)); err != nil {
 		return nil, err
 	}
-	o, err := newOptions(opts)
+	var opts AssumeRoleOptions
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	o := &opts.Options
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	a, err := newAssumer("", opts.AssumeRoleParams, o)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +68,10 @@ func NewCrossAccount(base Provider, baseAccount, roleName string, opts ...Option
 		base:        base,
 		baseAccount: baseAccount,
 		roleName:    roleName,
-		opts:        o,
-		cache:       newCredCache(o.refreshShare, o.now),
+		a:           a,
+		o:           o,
+		cache:       newMemCache(o),
+		disk:        newDiskLayer(o),
 	}, nil
 }
 
@@ -71,7 +85,7 @@ func (c *CrossAccount) RoleARN(accountID string) string {
 }
 
 func (c *CrossAccount) roleARN(region, accountID string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), accountID, c.roleName)
+	return awsarn.RoleARN(awsarn.PartitionOf(region).ID, accountID, c.roleName)
 }
 
 // Credentials returns the role's credentials in accountID.
@@ -87,29 +101,24 @@ func (c *CrossAccount) Credentials(ctx context.Context, accountID string) (aws.C
 		if err != nil {
 			return aws.Credentials{}, err
 		}
-		_, chained := parent.Credentials.(assumedRole)
-		return c.opts.assume(ctx, client, parent.Credentials, chained, c.roleARN(parent.Region, accountID))
+		arn := c.roleARN(parent.Region, accountID)
+		return c.disk.get(ctx, c.a, arn, parent.Credentials, func(ctx context.Context) (aws.Credentials, error) {
+			return c.a.assume(ctx, client, parent.Credentials, arn)
+		})
 	})
 }
 
-// Config returns a configuration for accountID whose credentials are the
-// role's, refreshed as they age. The credentials are fetched now, so an
-// error (AccessDenied, ...) shows here rather than at first use.
-func (c *CrossAccount) Config(ctx context.Context, accountID string) (aws.Config, error) {
-	if _, err := c.Credentials(ctx, accountID); err != nil {
+// BaseConfig returns the base account's configuration (region: Options.Region
+// when set), without credentials for accountID.
+func (c *CrossAccount) BaseConfig(ctx context.Context, accountID string) (aws.Config, error) {
+	parent, _, err := c.baseConfig(ctx)
+	if err != nil {
 		return aws.Config{}, err
 	}
-	c.mu.Lock()
-	cfg := c.parent.Copy()
-	c.mu.Unlock()
-	if c.opts.region != "" {
-		cfg.Region = c.opts.region
+	cfg := parent.Copy()
+	if c.o.Region != "" {
+		cfg.Region = c.o.Region
 	}
-	p, ok := c.providers.Load(accountID)
-	if !ok {
-		p, _ = c.providers.LoadOrStore(accountID, &accountCredentials{c: c, account: accountID})
-	}
-	cfg.Credentials = p.(*accountCredentials)
 	return cfg, nil
 }
 
@@ -120,26 +129,10 @@ func (c *CrossAccount) baseConfig(ctx context.Context) (aws.Config, *sts.Client,
 	if c.haveBase {
 		return c.parent, c.client, nil
 	}
-	parent, err := c.base.Config(ctx, c.baseAccount)
+	parent, err := Config(ctx, c.base, c.baseAccount)
 	if err != nil {
 		return aws.Config{}, nil, fmt.Errorf("load base account %s: %w", c.baseAccount, err)
 	}
-	if parent.Credentials == nil {
-		return aws.Config{}, nil, perr("base config", "has no credentials provider")
-	}
-	c.parent, c.client, c.haveBase = parent, c.opts.stsClient(parent), true
+	c.parent, c.client, c.haveBase = parent, stsClient(parent, c.o), true
 	return c.parent, c.client, nil
-}
-
-// accountCredentials is the aws.CredentialsProvider of a Config for one
-// account.
-type accountCredentials struct {
-	c       *CrossAccount
-	account string
-}
-
-func (a *accountCredentials) assumedRole() {}
-
-func (a *accountCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	return a.c.Credentials(ctx, a.account)
 }

@@ -78,12 +78,13 @@ type zeroBackoff struct{}
 
 func (zeroBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
 
-// staticProvider is a base Provider returning one config for its account.
+// staticProvider is a base Provider returning one config's credentials for
+// any account.
 type staticProvider struct {
 	cfg aws.Config
 }
 
-func (p staticProvider) Config(_ context.Context, accountID string) (aws.Config, error) {
+func (p staticProvider) BaseConfig(_ context.Context, accountID string) (aws.Config, error) {
 	return p.cfg, nil
 }
 

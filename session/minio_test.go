@@ -45,7 +45,7 @@ func s3RoundTrip(t *testing.T, m *testpeer.MinIO, cfg aws.Config, bucket string)
 func TestAssumeRoleAgainstMinIO(t *testing.T) {
 	m := testpeer.NewMinIO(t)
 	ctx := context.Background()
-	child, err := session.AssumeRole(m.Config(), "arn:aws:iam::123456789012:role/MinIO", session.WithDuration(15*time.Minute))
+	child, err := session.RoleConfig(m.Config(), "arn:aws:iam::123456789012:role/MinIO", func(o *session.AssumeRoleOptions) { o.Duration = 15 * time.Minute })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +59,12 @@ func TestAssumeRoleAgainstMinIO(t *testing.T) {
 	s3RoundTrip(t, m, child, "assumed")
 
 	// The session policy travels: a read-only policy forbids PutObject.
-	ro, err := session.AssumeRole(m.Config(), "arn:aws:iam::123456789012:role/ReadOnly", session.WithPolicy(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:ListBucket"},
-			"Resource": []string{"arn:aws:s3:::assumed", "arn:aws:s3:::assumed/*"},
-		}},
-	}))
+	ro, err := session.RoleConfig(m.Config(), "arn:aws:iam::123456789012:role/ReadOnly", func(o *session.AssumeRoleOptions) {
+		o.Policy = &session.Policy{Statement: []session.PolicyStatement{{
+			Effect: "Allow", Action: []string{"s3:GetObject", "s3:ListBucket"},
+			Resource: []string{"arn:aws:s3:::assumed", "arn:aws:s3:::assumed/*"},
+		}}}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +87,11 @@ func TestEnvironmentAndProfileAgainstMinIO(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_STS", m.Endpoint)
 
 	t.Run("profile and cross-account", func(t *testing.T) {
-		ca, err := session.NewCrossAccount(session.NewProfile(), "111111111111", "Deploy")
+		ca, err := session.NewCrossAccount(newProfiles(t), "111111111111", "Deploy")
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := ca.Config(ctx, "222222222222")
+		cfg, err := session.Config(ctx, ca, "222222222222")
 		if err != nil {
 			t.Fatalf("CrossAccount through MinIO's STS: %v", err)
 		}
@@ -116,7 +115,7 @@ func TestEnvironmentAndProfileAgainstMinIO(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		child, err := session.AssumeRole(parent, "arn:aws:iam::123456789012:role/Env")
+		child, err := session.RoleConfig(parent, "arn:aws:iam::123456789012:role/Env")
 		if err != nil {
 			t.Fatal(err)
 		}

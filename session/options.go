@@ -6,129 +6,160 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolehop/rolehop/credcache"
 )
 
-// Option sets an AssumeRole parameter or a provider setting. The same options
-// serve AssumeRole and NewCrossAccount.
-type Option func(*options)
-
-type options struct {
-	sessionName       string
-	policy            string
-	policyErr         error
-	policyARNs        []string
-	duration          time.Duration
-	tags              map[string]string
-	transitiveTagKeys []string
-	externalID        string
-	mfaSerial         string
-	tokenCode         func(ctx context.Context) (string, error)
-	sourceIdentity    string
-	region            string
-	logger            *slog.Logger
-	now               func() time.Time
-	refreshShare      float64
-	stsOpts           []func(*sts.Options)
+// Options are the settings every provider and one-shot call shares: how it
+// logs, tells time, refreshes and reaches STS. They are not STS request
+// parameters (those are AssumeRoleParams and SAMLParams). The zero value
+// works.
+type Options struct {
+	// Region is the region of the configurations a provider returns and of
+	// its STS client. "" inherits the parent's or base's region; STS is then
+	// called in us-east-1 if none is known.
+	Region string
+	// Logger receives notices (a clamped duration) and debug lines; nil
+	// discards. Secrets are never logged.
+	Logger *slog.Logger
+	// Now is the clock of refresh decisions and generated session names;
+	// nil means time.Now.
+	Now func() time.Time
+	// Refresh says when cached credentials are replaced; zero fields take
+	// DefaultRefresh's.
+	Refresh RefreshPolicy
+	// STSOptions adjust the STS client (endpoint, retryer, HTTP client, ...).
+	STSOptions []func(*sts.Options)
+	// DiskCache, when set, keeps role credentials on disk (the AWS CLI's JSON
+	// cache layout, files 0600, written atomically under a lock) so that
+	// other processes using the same cache folder reuse them. The in-memory
+	// cache stays in front of it. See DiskCacheScope.
+	DiskCache *credcache.Cache
+	// DiskCacheScope names where the parent credentials come from (e.g.
+	// "profile:prod" or "login:corp"); it enters the cache key so that two
+	// parents never share an entry. "" derives it from the parent
+	// credentials' access key ID (stable for long-term keys only). SAML
+	// providers need it set to use DiskCache.
+	DiskCacheScope string
 }
 
-func newOptions(opts []Option) (*options, error) {
-	o := &options{refreshShare: DefaultRefreshShare}
-	for _, fn := range opts {
-		fn(o)
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if o.now == nil {
-		o.now = time.Now
+	if o.Refresh.Share == 0 {
+		o.Refresh.Share = DefaultRefresh.Share
 	}
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-// WithRoleSessionName sets RoleSessionName ([\w+=,.@-]{2,64}). When absent a
-// name "rolehop-<unix-nanos>" is generated for each call.
-func WithRoleSessionName(name string) Option { return func(o *options) { o.sessionName = name } }
-
-// WithPolicy sets the inline session policy. A string, []byte or
-// json.RawMessage is sent as is; any other value is marshalled to JSON. The
-// result must not exceed 2048 characters.
-func WithPolicy(policy any) Option {
-	return func(o *options) {
-		o.policyErr = nil
-		switch p := policy.(type) {
-		case nil:
-			o.policy = ""
-		case string:
-			o.policy = p
-		case []byte:
-			o.policy = string(p)
-		case json.RawMessage:
-			o.policy = string(p)
-		default:
-			b, err := json.Marshal(p)
-			o.policy, o.policyErr = string(b), err
-		}
+	if o.Refresh.MinRemaining == 0 {
+		o.Refresh.MinRemaining = DefaultRefresh.MinRemaining
 	}
 }
 
-// WithPolicyARNs sets managed session policies (at most 10).
-func WithPolicyARNs(arns ...string) Option {
-	return func(o *options) { o.policyARNs = append(o.policyARNs, arns...) }
+func (o *Options) validate() error {
+	return o.Refresh.validate()
 }
 
-// WithDuration sets DurationSeconds (15m to 12h). For a chained role (the
-// parent's credentials are temporary) anything above 1h is clamped to 1h and
-// a notice is logged.
-func WithDuration(d time.Duration) Option { return func(o *options) { o.duration = d } }
+// MFA is an MFA device and where its codes come from.
+type MFA struct {
+	// SerialNumber is the device's ARN (arn:aws:iam::ACCOUNT:mfa/NAME) or a
+	// hardware token's serial number.
+	SerialNumber string
+	// TokenCode returns a fresh 6-digit code; it is called for every
+	// AssumeRole call (every refresh).
+	TokenCode func(ctx context.Context) (string, error)
+}
 
-// WithTags sets session tags (at most 50; key 1-128, value 0-256 characters).
-func WithTags(tags map[string]string) Option {
-	return func(o *options) {
-		if o.tags == nil {
-			o.tags = make(map[string]string, len(tags))
-		}
-		for k, v := range tags {
-			o.tags[k] = v
-		}
+// SessionPolicy limits a session below what its role allows: an inline
+// policy (as a Go value or as JSON, not both) and managed policy ARNs.
+type SessionPolicy struct {
+	// Policy is the inline session policy as a Go value.
+	Policy *Policy
+	// PolicyJSON is the inline session policy as JSON text.
+	PolicyJSON string
+	// PolicyARNs are managed policies (at most 10).
+	PolicyARNs []string
+}
+
+// policyText returns the inline policy as JSON ("" for none).
+func (p SessionPolicy) policyText() (string, error) {
+	if p.Policy == nil {
+		return p.PolicyJSON, nil
 	}
+	b, err := json.Marshal(p.Policy)
+	return string(b), err
 }
 
-// WithTransitiveTagKeys marks session tags (set with WithTags) as transitive.
-func WithTransitiveTagKeys(keys ...string) Option {
-	return func(o *options) { o.transitiveTagKeys = append(o.transitiveTagKeys, keys...) }
+// AssumeRoleParams are the parameters of an sts:AssumeRole call.
+type AssumeRoleParams struct {
+	// RoleSessionName ([\w+=,.@-]{2,64}); "" generates
+	// "rolehop-<unix-nanos>" for each call.
+	RoleSessionName string
+	// Duration of the session, 15m to 12h; 0 is STS's default (1h). For a
+	// chained role (temporary parent credentials) more than 1h is clamped
+	// to 1h with a notice.
+	Duration time.Duration
+	SessionPolicy
+	// Tags are session tags (at most 50; key 1-128, value 0-256 characters).
+	Tags map[string]string
+	// TransitiveTagKeys marks some of Tags as transitive.
+	TransitiveTagKeys []string
+	// ExternalID ([\w+=,.@:/-]{2,1224}).
+	ExternalID string
+	// SourceIdentity ([\w+=,.@-]{2,64}, not "aws:...").
+	SourceIdentity string
+	// MFA, when the role's trust policy asks for it.
+	MFA *MFA
 }
 
-// WithExternalID sets ExternalId ([\w+=,.@:/-]{2,1224}).
-func WithExternalID(id string) Option { return func(o *options) { o.externalID = id } }
-
-// WithMFA sets SerialNumber; tokenCode is called for a fresh 6-digit code on
-// every AssumeRole call (every refresh).
-func WithMFA(serial string, tokenCode func(ctx context.Context) (string, error)) Option {
-	return func(o *options) { o.mfaSerial, o.tokenCode = serial, tokenCode }
+// SAMLParams are the parameters of an sts:AssumeRoleWithSAML call that the
+// caller chooses (the session name, tags and SourceIdentity come from the
+// IdP's assertion).
+type SAMLParams struct {
+	// Duration of the session, 15m to 12h; 0 is STS's default (1h). The
+	// IdP's SessionDuration attribute caps it.
+	Duration time.Duration
+	SessionPolicy
 }
 
-// WithSourceIdentity sets SourceIdentity ([\w+=,.@-]{2,64}, not "aws:...").
-func WithSourceIdentity(id string) Option { return func(o *options) { o.sourceIdentity = id } }
+// AssumeRoleOptions configure RoleConfig and NewCrossAccount: the
+// AssumeRole parameters and the provider settings.
+type AssumeRoleOptions struct {
+	AssumeRoleParams
+	Options
+}
 
-// WithRegion sets the child's region; by default it is the parent's.
-func WithRegion(region string) Option { return func(o *options) { o.region = region } }
+// SAMLOptions configure NewSAML.
+type SAMLOptions struct {
+	SAMLParams
+	Options
+	// AssertionCacheTime is how long an assertion is reused (default 5
+	// minutes, DefaultAssertionCacheTime); never past its own NotOnOrAfter.
+	AssertionCacheTime time.Duration
+	// AssertionStore keeps the assertion between runs (rolehop's
+	// --cache-saml); nil keeps it in memory only.
+	AssertionStore AssertionStore
+	// Base is the configuration the STS client and the returned
+	// configurations are built from (region, endpoint, HTTP client,
+	// retryer); its credentials are ignored, AssumeRoleWithSAML being
+	// unsigned. nil means config.LoadDefaultConfig (AWS_REGION,
+	// AWS_ENDPOINT_URL_STS apply).
+	Base *aws.Config
+}
 
-// WithLogger sets the logger (nil discards).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithClock sets the clock used for refresh decisions and generated names.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
-
-// WithRefreshShare sets the share of a credential's lifetime after which it
-// is refreshed, in (0, 1]; default 0.5. Credentials are never used within 5
-// minutes of expiry whatever the share.
-func WithRefreshShare(share float64) Option { return func(o *options) { o.refreshShare = share } }
-
-// WithSTSOptions adjusts the STS client (endpoint, retryer, HTTP client...).
-func WithSTSOptions(fns ...func(*sts.Options)) Option {
-	return func(o *options) { o.stsOpts = append(o.stsOpts, fns...) }
+// ProfileOptions configure NewProfilePerAccount and LoadProfile.
+type ProfileOptions struct {
+	Options
+	// LoadOptions are added to config.LoadDefaultConfig (shared files, HTTP
+	// client, MFA token provider, ...); the profile itself is set by the
+	// provider.
+	LoadOptions []func(*config.LoadOptions) error
+	// Getenv reads AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE
+	// and AWS_CREDENTIAL_EXPIRATION; nil means os.Getenv.
+	Getenv func(string) string
 }

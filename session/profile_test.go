@@ -58,7 +58,10 @@ func TestProfileNamedAfterAccountThenDefault(t *testing.T) {
 	awsFiles(t, "[profile 111111111111]\nregion = eu-west-3\n", staticCredsFile)
 	t.Setenv("AWS_REGION", "") // the profile's region applies
 	log, logs := newLogger()
-	p := session.NewProfile(session.WithProfileLogger(log))
+	p, err := session.NewProfilePerAccount(func(o *session.ProfileOptions) { o.Logger = log })
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	c, err := p.Credentials(ctx, "111111111111")
 	if err != nil {
@@ -67,7 +70,7 @@ func TestProfileNamedAfterAccountThenDefault(t *testing.T) {
 	if c.AccessKeyID != "AKIAACCOUNT1" {
 		t.Errorf("account profile: got key %s", c.AccessKeyID)
 	}
-	cfg, err := p.Config(ctx, "111111111111")
+	cfg, err := session.Config(ctx, p, "111111111111")
 	if err != nil || cfg.Region != "eu-west-3" {
 		t.Errorf("account profile region %q, %v", cfg.Region, err)
 	}
@@ -90,7 +93,7 @@ func TestProfileNamedAfterAccountThenDefault(t *testing.T) {
 func TestProfileAWSProfileFallback(t *testing.T) {
 	awsFiles(t, "", staticCredsFile)
 	t.Setenv("AWS_PROFILE", "other")
-	c, err := session.NewProfile().Credentials(context.Background(), "333333333333")
+	c, err := newProfiles(t).Credentials(context.Background(), "333333333333")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func TestProfileAWSProfileFallback(t *testing.T) {
 
 func TestProfileNotFound(t *testing.T) {
 	awsFiles(t, "", "[someone]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n")
-	_, err := session.NewProfile().Config(context.Background(), "444444444444")
+	_, err := session.Config(context.Background(), newProfiles(t), "444444444444")
 	var pnf *session.ProfileNotFoundError
 	if !errors.As(err, &pnf) || !errors.Is(err, session.ErrProfileNotFound) {
 		t.Fatalf("want *ProfileNotFoundError, got %T %v", err, err)
@@ -110,10 +113,10 @@ func TestProfileNotFound(t *testing.T) {
 		t.Errorf("message does not say what to do: %v", err)
 	}
 	t.Setenv("AWS_PROFILE", "missing")
-	if _, err := session.NewProfile().Config(context.Background(), "444444444444"); !strings.Contains(err.Error(), `"missing"`) {
+	if _, err := session.Config(context.Background(), newProfiles(t), "444444444444"); !strings.Contains(err.Error(), `"missing"`) {
 		t.Errorf("AWS_PROFILE fallback not named: %v", err)
 	}
-	if _, err := session.NewProfile().Config(context.Background(), "default"); !errors.Is(err, session.ErrInvalidParameter) {
+	if _, err := session.Config(context.Background(), newProfiles(t), "default"); !errors.Is(err, session.ErrInvalidParameter) {
 		t.Errorf("non-account ID accepted: %v", err)
 	}
 }
@@ -127,7 +130,7 @@ source_profile = base
 role_session_name = profile-session
 `, "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = base-secret\n")
 	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
-	p := session.NewProfile()
+	p := newProfiles(t)
 	c, err := p.Credentials(ctx, "555555555555")
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +141,7 @@ role_session_name = profile-session
 	if n := srv.RoleCalls("arn:aws:iam::555555555555:role/FromProfile"); n != 1 {
 		t.Errorf("role assumed %d times, want 1", n)
 	}
-	cfg, err := p.Config(ctx, "555555555555")
+	cfg, err := session.Config(ctx, p, "555555555555")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +150,7 @@ role_session_name = profile-session
 	}
 
 	// A CrossAccount on top chains from the profile's role.
-	ca, err := session.NewCrossAccount(p, "555555555555", "Spoke", session.WithDuration(session.MaxDuration))
+	ca, err := session.NewCrossAccount(p, "555555555555", "Spoke", func(o *session.AssumeRoleOptions) { o.Duration = session.MaxDuration })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +167,11 @@ func TestProfileEndpointURLInConfig(t *testing.T) {
 	srv := stsfake.NewForTest(t)
 	awsFiles(t, "[profile 777777777777]\nendpoint_url = "+srv.URL+"\n",
 		"[777777777777]\naws_access_key_id = AKIASEVEN\naws_secret_access_key = seven-secret\n")
-	ca, err := session.NewCrossAccount(session.NewProfile(), "777777777777", "Ops")
+	ca, err := session.NewCrossAccount(newProfiles(t), "777777777777", "Ops")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ca.Config(context.Background(), "888888888888")
+	cfg, err := session.Config(context.Background(), ca, "888888888888")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +192,20 @@ func TestProfileCredentialProcess(t *testing.T) {
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := session.NewProfile().Credentials(context.Background(), "999999999999")
+	c, err := newProfiles(t).Credentials(context.Background(), "999999999999")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.AccessKeyID != "AKIAPROCESS" || c.SessionToken != "process-token" || !c.CanExpire || c.Expires.Year() != 2099 {
 		t.Errorf("credential_process credentials: %s %v %v", c.AccessKeyID, c.CanExpire, c.Expires)
 	}
+}
+
+func newProfiles(t *testing.T) *session.ProfilePerAccount {
+	t.Helper()
+	p, err := session.NewProfilePerAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

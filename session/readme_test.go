@@ -11,15 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/rolehop/rolehop/credcache"
 	"github.com/rolehop/rolehop/session"
 )
 
 // --- README quick start ---
 func example(ctx context.Context) error {
-	// Profile: the profile named after the account ID, else AWS_PROFILE,
-	// else "default" — any profile form the AWS SDK resolves.
-	base := session.NewProfile()
+	// ProfilePerAccount: the profile named after the account ID, else
+	// AWS_PROFILE, else "default" — any profile form the AWS SDK resolves.
+	base, err := session.NewProfilePerAccount()
+	if err != nil {
+		return err
+	}
 
 	// CrossAccount: assume role "OrganizationAccountAccessRole" in any
 	// account that trusts account 111111111111.
@@ -27,15 +33,16 @@ func example(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := xacct.Config(ctx, "222222222222") // cached, refreshed, safe for concurrent use
+	cfg, err := session.Config(ctx, xacct, "222222222222") // cached, refreshed, safe for concurrent use
 	if err != nil {
 		return err
 	}
 
-	// AssumeRole: chain from any aws.Config; the child's credentials refresh
+	// RoleConfig: chain from any aws.Config; the child's credentials refresh
 	// themselves, and the child can be a parent in turn.
-	audit, err := session.AssumeRole(cfg, "arn:aws:iam::222222222222:role/Audit",
-		session.WithDuration(time.Hour))
+	audit, err := session.RoleConfig(cfg, "arn:aws:iam::222222222222:role/Audit", func(o *session.AssumeRoleOptions) {
+		o.Duration = time.Hour
+	})
 	if err != nil {
 		return err
 	}
@@ -45,19 +52,46 @@ func example(ctx context.Context) error {
 
 // --- end ---
 
-var _ = example
+// --- README disk cache ---
+func exampleDiskCache(ctx context.Context, parent aws.Config) (aws.Config, error) {
+	dir, err := credcache.DefaultDir() // ~/.cache/rolehop/creds, shared with rolehop's CLI
+	if err != nil {
+		return aws.Config{}, err
+	}
+	return session.RoleConfig(parent, "arn:aws:iam::111111111111:role/Deploy", func(o *session.AssumeRoleOptions) {
+		o.DiskCache = &credcache.Cache{Dir: dir}
+		o.DiskCacheScope = "profile:ci" // names where parent's credentials come from
+	})
+}
 
-// TestReadmeQuickStartCompiles fails when README.md's library quick start
-// and the compiled copy above drift apart.
+// --- end ---
+
+var _, _ = example, exampleDiskCache
+
+// compiledBlock returns the code between "// --- NAME ---" and the next
+// "// --- end ---" in this file.
+func compiledBlock(t *testing.T, self, name string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(self, "// --- "+name+" ---\n")
+	if !ok {
+		t.Fatalf("readme_test.go has no %q block", name)
+	}
+	block, _, _ := strings.Cut(after, "// --- end ---")
+	return strings.TrimSpace(block)
+}
+
+// TestReadmeQuickStartCompiles fails when README.md's library examples and
+// the compiled copies above drift apart.
 func TestReadmeQuickStartCompiles(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.ReadFile("readme_test.go")
+	selfB, err := os.ReadFile("readme_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	self := string(selfB)
 	_, after, ok := strings.Cut(string(readme), "## Library quick start")
 	if !ok {
 		t.Fatal("README.md has no \"## Library quick start\" section")
@@ -65,9 +99,11 @@ func TestReadmeQuickStartCompiles(t *testing.T) {
 	_, block, _ := strings.Cut(after, "```go\n")
 	block, _, _ = strings.Cut(block, "```\n")
 	_, fn, _ := strings.Cut(block, ")\n\n") // after the import block
-	_, compiled, _ := strings.Cut(string(self), "// --- README quick start ---\n")
-	compiled, _, _ = strings.Cut(compiled, "// --- end ---")
-	if strings.TrimSpace(fn) == "" || strings.TrimSpace(fn) != strings.TrimSpace(compiled) {
+	if compiled := compiledBlock(t, self, "README quick start"); strings.TrimSpace(fn) == "" || strings.TrimSpace(fn) != compiled {
 		t.Errorf("README.md's quick start differs from the compiled copy in session/readme_test.go:\nREADME:\n%s\ncompiled:\n%s", fn, compiled)
+	}
+	disk := compiledBlock(t, self, "README disk cache")
+	if !strings.Contains(string(readme), "```go\n"+disk+"\n```\n") {
+		t.Errorf("README.md does not show the compiled disk cache example verbatim:\n%s", disk)
 	}
 }

@@ -19,14 +19,15 @@ func ExampleNewSAML() {
 		URL:      "https://idp.example.com/simplesaml/saml2/idp/SSOService.php?spentityid=urn%3Aamazon%3Awebservices",
 		Prompter: idp.Fixed{User: "alice", Pass: "from-a-prompt-never-argv"},
 	}
-	p, err := session.NewSAML(client, "Admin",
-		session.WithDuration(time.Hour),
-		session.WithAssertionCacheTime(5*time.Minute))
+	p, err := session.NewSAML(client, "Admin", func(o *session.SAMLOptions) {
+		o.Duration = time.Hour
+		o.AssertionCacheTime = 5 * time.Minute
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	cfg, err := p.Config(ctx, "111111111111")
+	cfg, err := session.Config(ctx, p, "111111111111")
 	var notGranted *session.RoleNotGrantedError
 	switch {
 	case errors.As(err, &notGranted):
@@ -45,5 +46,5 @@ func ExampleNewSAML() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, _ = everywhere.Config(ctx, "222222222222")
+	_, _ = session.Config(ctx, everywhere, "222222222222")
 }

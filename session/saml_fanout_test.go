@@ -80,7 +80,7 @@ func BenchmarkSAMLFanOut(b *testing.B) {
 	e, accts := newFanoutEnv(b)
 	ctx := context.Background()
 	for b.Loop() {
-		p, _ := e.provider(b, "alice", "alicepass", "Admin", &syncBuffer{}, session.WithAssertionCacheTime(time.Minute))
+		p, _ := e.provider(b, "alice", "alicepass", "Admin", &syncBuffer{}, func(o *session.SAMLOptions) { o.AssertionCacheTime = time.Minute })
 		var wg sync.WaitGroup
 		for i := range 1000 {
 			wg.Add(1)

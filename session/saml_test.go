@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
+	"github.com/rolehop/rolehop/credcache"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/saml/idp"
@@ -85,7 +86,7 @@ func (e *samlEnv) secret(s string) {
 
 // provider builds a SAML provider logging in as user with idp.Form against
 // the IdP and calling the fake STS; logs go to logBuf.
-func (e *samlEnv) provider(t testing.TB, user, pass, role string, logBuf *syncBuffer, opts ...session.SAMLOption) (*session.SAML, *countingIdP) {
+func (e *samlEnv) provider(t testing.TB, user, pass, role string, logBuf *syncBuffer, opts ...func(*session.SAMLOptions)) (*session.SAML, *countingIdP) {
 	t.Helper()
 	e.secret(pass)
 	logger := newLoggerTo(logBuf)
@@ -97,7 +98,7 @@ func (e *samlEnv) provider(t testing.TB, user, pass, role string, logBuf *syncBu
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = zeroBackoff{} })
 		},
 	}
-	p, err := session.NewSAML(client, role, append([]session.SAMLOption{session.WithBaseConfig(base), session.WithLogger(logger)}, opts...)...)
+	p, err := session.NewSAML(client, role, append([]func(*session.SAMLOptions){func(o *session.SAMLOptions) { o.Base, o.Logger = &base, logger }}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestSAMLToMinIOS3(t *testing.T) {
 	}
 	var secrets []string
 	for i, acct := range []string{acctA, acctB} {
-		cfg, err := p.Config(ctx, acct)
+		cfg, err := session.Config(ctx, p, acct)
 		if err != nil {
 			t.Fatalf("SAML config for %s: %v", acct, err)
 		}
@@ -254,7 +255,7 @@ func TestSAMLErrors(t *testing.T) {
 		logger := newLoggerTo(logBuf)
 		u := strings.Replace(e.idp.AWSLoginURL, "urn%3Aamazon%3Awebservices", "urn%3Anobody", 1)
 		p, err := session.NewSAML(&idp.Form{URL: u, Prompter: idp.Fixed{User: "alice", Pass: "alicepass"}}, "Admin",
-			session.WithBaseConfig(aws.Config{BaseEndpoint: aws.String(e.srv.URL)}), session.WithLogger(logger))
+			func(o *session.SAMLOptions) { o.Base, o.Logger = &aws.Config{BaseEndpoint: aws.String(e.srv.URL)}, logger })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,11 +306,15 @@ func TestSAMLErrors(t *testing.T) {
 
 	t.Run("invalid parameters", func(t *testing.T) {
 		client := &idp.Form{URL: e.idp.AWSLoginURL}
-		for name, opt := range map[string]session.SAMLOption{
-			"ExternalId":  session.WithExternalID("ext-1"),
-			"Session":     session.WithRoleSessionName("mine"),
-			"Duration":    session.WithDuration(13 * time.Hour),
-			"RefreshRate": session.WithRefreshShare(2),
+		for name, opt := range map[string]func(*session.SAMLOptions){
+			"Duration":    func(o *session.SAMLOptions) { o.Duration = 13 * time.Hour },
+			"RefreshRate": func(o *session.SAMLOptions) { o.Refresh.Share = 2 },
+			"Policy twice": func(o *session.SAMLOptions) {
+				o.PolicyJSON = "{}"
+				o.Policy = &session.Policy{Statement: []session.PolicyStatement{{Effect: "Allow", Action: []string{"*"}, Resource: []string{"*"}}}}
+			},
+			"PolicyArns": func(o *session.SAMLOptions) { o.PolicyARNs = []string{"not-an-arn"} },
+			"DiskCache without scope": func(o *session.SAMLOptions) { o.DiskCache = &credcache.Cache{Dir: t.TempDir()} },
 		} {
 			if _, err := session.NewSAML(client, "Admin", opt); !errors.Is(err, session.ErrInvalidParameter) {
 				t.Errorf("%s: want ParamError, got %v", name, err)
@@ -335,7 +340,7 @@ func TestSAMLAssertionCache(t *testing.T) {
 	t.Run("cache time", func(t *testing.T) {
 		clock := &realClock{}
 		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
-			session.WithClock(clock.Now), session.WithAssertionCacheTime(time.Minute))
+			func(o *session.SAMLOptions) { o.Now, o.AssertionCacheTime = clock.Now, time.Minute })
 		if _, err := p.Credentials(ctx, acctA); err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +362,7 @@ func TestSAMLAssertionCache(t *testing.T) {
 	t.Run("NotOnOrAfter bounds the cache", func(t *testing.T) {
 		clock := &realClock{}
 		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
-			session.WithClock(clock.Now), session.WithAssertionCacheTime(time.Hour))
+			func(o *session.SAMLOptions) { o.Now, o.AssertionCacheTime = clock.Now, time.Hour })
 		a, err := p.Assertion(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -418,7 +423,7 @@ func TestSAMLAssertionCache(t *testing.T) {
 	t.Run("assertion store", func(t *testing.T) {
 		var saved []string
 		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf,
-			session.WithAssertionStore(func() (string, bool) { return "", false }, func(s string) { saved = append(saved, s) }))
+			withStore(func() (string, bool) { return "", false }, func(s string) { saved = append(saved, s) }))
 		if _, err := p.Credentials(ctx, acctA); err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +432,7 @@ func TestSAMLAssertionCache(t *testing.T) {
 		}
 		// A new process: the saved assertion serves without a login.
 		q, qclient := e.provider(t, "alice", "alicepass", "Admin", logBuf,
-			session.WithAssertionStore(func() (string, bool) { return saved[0], true }, func(string) {}))
+			withStore(func() (string, bool) { return saved[0], true }, func(string) {}))
 		if _, err := q.Credentials(ctx, acctB); err != nil {
 			t.Fatalf("with the saved assertion: %v", err)
 		}
@@ -438,7 +443,7 @@ func TestSAMLAssertionCache(t *testing.T) {
 		// replaced by one fresh login.
 		broken := tamperRole(t, "role/Dev", "role/Devs")(saved[0])
 		r, rclient := e.provider(t, "alice", "alicepass", "Admin", logBuf,
-			session.WithAssertionStore(func() (string, bool) { return broken, true }, func(string) {}))
+			withStore(func() (string, bool) { return broken, true }, func(string) {}))
 		if _, err := r.Credentials(ctx, acctA); err != nil {
 			t.Fatalf("refused saved assertion was not replaced: %v", err)
 		}
@@ -448,8 +453,8 @@ func TestSAMLAssertionCache(t *testing.T) {
 		// An expired saved assertion is not even tried.
 		clock := &realClock{}
 		clock.Advance(10 * time.Minute)
-		x, xclient := e.provider(t, "alice", "alicepass", "Admin", logBuf, session.WithClock(clock.Now),
-			session.WithAssertionStore(func() (string, bool) { return saved[0], true }, func(string) {}))
+		x, xclient := e.provider(t, "alice", "alicepass", "Admin", logBuf, func(o *session.SAMLOptions) { o.Now = clock.Now },
+			withStore(func() (string, bool) { return saved[0], true }, func(string) {}))
 		if _, err := x.Assertion(ctx); err != nil || xclient.logins.Load() != 1 {
 			t.Errorf("expired saved assertion: err %v, %d logins, want 1", err, xclient.logins.Load())
 		}
@@ -464,7 +469,7 @@ func TestSAMLDurationAndCrossAccount(t *testing.T) {
 	logBuf := &syncBuffer{}
 
 	t.Run("duration clamped to SessionDuration", func(t *testing.T) {
-		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf, session.WithDuration(2*time.Hour))
+		p, _ := e.provider(t, "alice", "alicepass", "Admin", logBuf, func(o *session.SAMLOptions) { o.Duration = 2 * time.Hour })
 		c, err := p.Credentials(ctx, acctA)
 		if err != nil {
 			t.Fatalf("2h with SessionDuration 3600: %v", err)
@@ -479,12 +484,12 @@ func TestSAMLDurationAndCrossAccount(t *testing.T) {
 
 	t.Run("SAML as the base of CrossAccount", func(t *testing.T) {
 		p, client := e.provider(t, "alice", "alicepass", "Admin", logBuf)
-		ca, err := session.NewCrossAccount(p, acctA, "Deploy", session.WithDuration(2*time.Hour), session.WithLogger(newLoggerTo(logBuf)))
+		ca, err := session.NewCrossAccount(p, acctA, "Deploy", func(o *session.AssumeRoleOptions) { o.Duration, o.Logger = 2*time.Hour, newLoggerTo(logBuf) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, acct := range []string{"333333333333", "444444444444"} {
-			cfg, err := ca.Config(ctx, acct)
+			cfg, err := session.Config(ctx, ca, acct)
 			if err != nil {
 				t.Fatalf("CrossAccount from SAML into %s: %v", acct, err)
 			}
@@ -513,4 +518,20 @@ func TestSAMLDurationAndCrossAccount(t *testing.T) {
 // newLoggerTo is a debug-level text logger writing to b.
 func newLoggerTo(b *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// funcStore is an AssertionStore from two functions.
+type funcStore struct {
+	load func() (string, bool)
+	save func(string)
+}
+
+func (f funcStore) Load() (string, bool) { return f.load() }
+func (f funcStore) Save(b64 string) error {
+	f.save(b64)
+	return nil
+}
+
+func withStore(load func() (string, bool), save func(string)) func(*session.SAMLOptions) {
+	return func(o *session.SAMLOptions) { o.AssertionStore = funcStore{load, save} }
 }

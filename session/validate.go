@@ -1,13 +1,13 @@
 package session
 
 import (
-	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rolehop/rolehop/awsarn"
 )
 
 // Limits STS enforces, checked here before any call.
@@ -24,7 +24,6 @@ const (
 // rolehop process links this package, and compiling them all up front cost
 // credential-process (a hot path the AWS CLI runs on every command) ~1.5 ms.
 var (
-	reAccountID  = lazyRegexp(`^\d{12}$`)
 	reRoleARN    = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
 	reRoleName   = lazyRegexp(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
 	reSession    = lazyRegexp(`^[\w+=,.@-]{2,64}$`)
@@ -40,7 +39,7 @@ func perr(field, rule string) error { return &ParamError{Field: field, Rule: rul
 
 // ValidateAccountID checks that id is a 12-digit AWS account ID.
 func ValidateAccountID(id string) error {
-	if !reAccountID().MatchString(id) {
+	if !awsarn.IsAccountID(id) {
 		return perr("account ID", "must be exactly 12 digits, e.g. 123456789012")
 	}
 	return nil
@@ -69,91 +68,123 @@ func validateRoleName(name string) error {
 	return nil
 }
 
-// validate checks every option before any network call.
-func (o *options) validate() error {
-	if o.sessionName != "" {
-		if err := ValidateSessionName(o.sessionName); err != nil {
-			return err
-		}
-	}
-	if o.duration != 0 && (o.duration < MinDuration || o.duration > MaxDuration) {
+func validateDuration(d time.Duration) error {
+	if d != 0 && (d < MinDuration || d > MaxDuration) {
 		return perr("DurationSeconds", "must be between 900s (15m) and 43200s (12h)")
 	}
-	if o.externalID != "" && (len(o.externalID) < 2 || len(o.externalID) > 1224 || !reExternalID().MatchString(o.externalID)) {
-		return perr("ExternalId", `must be 2-1224 characters of [\w+=,.@:/-]`)
+	return nil
+}
+
+// validate checks the session policy and returns the inline policy as JSON.
+func (p SessionPolicy) validate() (string, error) {
+	if p.Policy != nil && p.PolicyJSON != "" {
+		return "", perr("Policy", "set Policy or PolicyJSON, not both")
 	}
-	if o.sourceIdentity != "" {
-		if strings.HasPrefix(strings.ToLower(o.sourceIdentity), "aws:") {
-			return perr("SourceIdentity", `must not start with "aws:"`)
+	if p.Policy != nil {
+		if len(p.Policy.Statement) == 0 {
+			return "", perr("Policy", "needs at least one statement")
 		}
-		if !reSession().MatchString(o.sourceIdentity) {
-			return perr("SourceIdentity", `must be 2-64 characters of [\w+=,.@-]`)
+		for _, s := range p.Policy.Statement {
+			if s.Effect != "Allow" && s.Effect != "Deny" {
+				return "", perr("Policy", `each statement's Effect must be "Allow" or "Deny"`)
+			}
 		}
 	}
-	if o.policyErr != nil {
-		return perr("Policy", "must marshal to JSON: "+o.policyErr.Error())
+	text, err := p.policyText()
+	if err != nil {
+		return "", perr("Policy", "must marshal to JSON: "+err.Error())
 	}
-	if utf8.RuneCountInString(o.policy) > maxPolicyChars {
-		return perr("Policy", "must be at most 2048 characters once marshalled to JSON")
+	if utf8.RuneCountInString(text) > maxPolicyChars {
+		return "", perr("Policy", "must be at most 2048 characters once marshalled to JSON")
 	}
-	if len(o.policyARNs) > maxPolicyARNs {
-		return perr("PolicyArns", "must hold at most 10 managed policy ARNs")
+	if len(p.PolicyARNs) > maxPolicyARNs {
+		return "", perr("PolicyArns", "must hold at most 10 managed policy ARNs")
 	}
-	for _, a := range o.policyARNs {
+	for _, a := range p.PolicyARNs {
 		if !rePolicyARN().MatchString(a) {
-			return perr("PolicyArns", "each must look like arn:aws:iam::123456789012:policy/NAME or arn:aws:iam::aws:policy/NAME")
+			return "", perr("PolicyArns", "each must look like arn:aws:iam::123456789012:policy/NAME or arn:aws:iam::aws:policy/NAME")
 		}
 	}
-	if len(o.tags) > maxTags {
-		return perr("Tags", "must hold at most 50 session tags")
+	return text, nil
+}
+
+// validate checks every AssumeRole parameter before any network call and
+// returns the inline policy as JSON.
+func (p AssumeRoleParams) validate() (string, error) {
+	if p.RoleSessionName != "" {
+		if err := ValidateSessionName(p.RoleSessionName); err != nil {
+			return "", err
+		}
 	}
-	for k, v := range o.tags {
+	if err := validateDuration(p.Duration); err != nil {
+		return "", err
+	}
+	if id := p.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || !reExternalID().MatchString(id)) {
+		return "", perr("ExternalId", `must be 2-1224 characters of [\w+=,.@:/-]`)
+	}
+	if si := p.SourceIdentity; si != "" {
+		if strings.HasPrefix(strings.ToLower(si), "aws:") {
+			return "", perr("SourceIdentity", `must not start with "aws:"`)
+		}
+		if !reSession().MatchString(si) {
+			return "", perr("SourceIdentity", `must be 2-64 characters of [\w+=,.@-]`)
+		}
+	}
+	policy, err := p.SessionPolicy.validate()
+	if err != nil {
+		return "", err
+	}
+	if len(p.Tags) > maxTags {
+		return "", perr("Tags", "must hold at most 50 session tags")
+	}
+	for k, v := range p.Tags {
 		if n := utf8.RuneCountInString(k); n < 1 || n > 128 || !reTagKey().MatchString(k) {
-			return perr("Tags", `each key must be 1-128 characters of letters, digits, spaces and _.:/=+-@`)
+			return "", perr("Tags", `each key must be 1-128 characters of letters, digits, spaces and _.:/=+-@`)
 		}
 		if n := utf8.RuneCountInString(v); n > 256 || !reTagValue().MatchString(v) {
-			return perr("Tags", `each value must be 0-256 characters of letters, digits, spaces and _.:/=+-@`)
+			return "", perr("Tags", `each value must be 0-256 characters of letters, digits, spaces and _.:/=+-@`)
 		}
 	}
-	for _, k := range o.transitiveTagKeys {
-		if _, ok := o.tags[k]; !ok {
-			return perr("TransitiveTagKeys", "each key must also be set with WithTags")
+	for _, k := range p.TransitiveTagKeys {
+		if _, ok := p.Tags[k]; !ok {
+			return "", perr("TransitiveTagKeys", "each key must also be set in Tags")
 		}
 	}
-	if o.mfaSerial != "" || o.tokenCode != nil {
-		if !reMFASerial().MatchString(o.mfaSerial) {
-			return perr("SerialNumber", "must be an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) or a 9-256 character hardware serial")
+	if p.MFA != nil {
+		if !reMFASerial().MatchString(p.MFA.SerialNumber) {
+			return "", perr("SerialNumber", "must be an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) or a 9-256 character hardware serial")
 		}
-		if o.tokenCode == nil {
-			return perr("TokenCode", "WithMFA needs a token-code callback")
+		if p.MFA.TokenCode == nil {
+			return "", perr("TokenCode", "MFA needs a TokenCode callback")
 		}
 	}
-	if o.refreshShare <= 0 || o.refreshShare > 1 {
-		return perr("refresh share", "must be in (0, 1], e.g. 0.5 to refresh at half life")
+	return policy, nil
+}
+
+// Validate checks every parameter with STS's rules, without any network
+// call. Failures are *ParamError.
+func (p AssumeRoleParams) Validate() error {
+	_, err := p.validate()
+	return err
+}
+
+// validate checks the AssumeRoleWithSAML parameters and returns the inline
+// policy as JSON.
+func (p SAMLParams) validate() (string, error) {
+	if err := validateDuration(p.Duration); err != nil {
+		return "", err
 	}
-	return nil
+	return p.SessionPolicy.validate()
+}
+
+// Validate checks every parameter with STS's rules, without any network
+// call. Failures are *ParamError.
+func (p SAMLParams) Validate() error {
+	_, err := p.validate()
+	return err
 }
 
 // lazyRegexp returns a function that compiles expr once, on first call.
 func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
-
-// ParseDuration reads a duration as Go writes it ("1h", "90m", "1h30m") or
-// as a whole number of seconds ("3600"), the two ways AWS tools and rolehop's
-// files spell one. Negative values are errors; the range a use allows
-// (900 s to 12 h for AssumeRole) is checked where it is used.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n < 0 || n > int64(1<<62/time.Second) {
-			return 0, fmt.Errorf("duration %q out of range", s)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want a duration like 1h, 90m or a number of seconds", s)
-	}
-	return d, nil
 }

@@ -29,39 +29,51 @@ func TestValidationBeforeAnyCall(t *testing.T) {
 	for _, tc := range []struct {
 		name, field string
 		arn         string
-		opts        []session.Option
+		opts        func(*session.AssumeRoleOptions)
 	}{
 		{"arn not a role", "RoleArn", "arn:aws:iam::111111111111:user/bob", nil},
 		{"arn short account", "RoleArn", "arn:aws:iam::11111111111:role/R", nil},
 		{"arn bad partition", "RoleArn", "arn:aws-xx:iam::111111111111:role/R", nil},
 		{"arn no name", "RoleArn", "arn:aws:iam::111111111111:role/", nil},
 		{"arn name too long", "RoleArn", "arn:aws:iam::111111111111:role/" + strings.Repeat("r", 65), nil},
-		{"session name short", "RoleSessionName", role1, []session.Option{session.WithRoleSessionName("a")}},
-		{"session name long", "RoleSessionName", role1, []session.Option{session.WithRoleSessionName(strings.Repeat("a", 65))}},
-		{"session name charset", "RoleSessionName", role1, []session.Option{session.WithRoleSessionName("alice smith")}},
-		{"duration short", "DurationSeconds", role1, []session.Option{session.WithDuration(899 * time.Second)}},
-		{"duration long", "DurationSeconds", role1, []session.Option{session.WithDuration(12*time.Hour + time.Second)}},
-		{"external id short", "ExternalId", role1, []session.Option{session.WithExternalID("x")}},
-		{"external id long", "ExternalId", role1, []session.Option{session.WithExternalID(strings.Repeat("x", 1225))}},
-		{"external id charset", "ExternalId", role1, []session.Option{session.WithExternalID("has space")}},
-		{"source identity aws:", "SourceIdentity", role1, []session.Option{session.WithSourceIdentity("aws:alice")}},
-		{"source identity charset", "SourceIdentity", role1, []session.Option{session.WithSourceIdentity("alice/smith")}},
-		{"source identity short", "SourceIdentity", role1, []session.Option{session.WithSourceIdentity("a")}},
-		{"policy too large", "Policy", role1, []session.Option{session.WithPolicy(map[string]string{"x": strings.Repeat("a", 2048)})}},
-		{"policy not JSON-able", "Policy", role1, []session.Option{session.WithPolicy(make(chan int))}},
-		{"policy arns too many", "PolicyArns", role1, []session.Option{session.WithPolicyARNs(elevenARNs...)}},
-		{"policy arn shape", "PolicyArns", role1, []session.Option{session.WithPolicyARNs("arn:aws:iam::aws:role/X")}},
-		{"tags too many", "Tags", role1, []session.Option{session.WithTags(manyTags)}},
-		{"tag key empty", "Tags", role1, []session.Option{session.WithTags(map[string]string{"": "v"})}},
-		{"tag key long", "Tags", role1, []session.Option{session.WithTags(map[string]string{strings.Repeat("k", 129): "v"})}},
-		{"tag value long", "Tags", role1, []session.Option{session.WithTags(map[string]string{"k": strings.Repeat("v", 257)})}},
-		{"transitive key not a tag", "TransitiveTagKeys", role1, []session.Option{session.WithTags(map[string]string{"a": "1"}), session.WithTransitiveTagKeys("b")}},
-		{"mfa serial shape", "SerialNumber", role1, []session.Option{session.WithMFA("short", code)}},
-		{"mfa without callback", "TokenCode", role1, []session.Option{session.WithMFA("arn:aws:iam::123456789012:mfa/alice", nil)}},
-		{"refresh share", "refresh share", role1, []session.Option{session.WithRefreshShare(1.5)}},
+		{"session name short", "RoleSessionName", role1, func(o *session.AssumeRoleOptions) { o.RoleSessionName = "a" }},
+		{"session name long", "RoleSessionName", role1, func(o *session.AssumeRoleOptions) { o.RoleSessionName = strings.Repeat("a", 65) }},
+		{"session name charset", "RoleSessionName", role1, func(o *session.AssumeRoleOptions) { o.RoleSessionName = "alice smith" }},
+		{"duration short", "DurationSeconds", role1, func(o *session.AssumeRoleOptions) { o.Duration = 899 * time.Second }},
+		{"duration long", "DurationSeconds", role1, func(o *session.AssumeRoleOptions) { o.Duration = 12*time.Hour + time.Second }},
+		{"external id short", "ExternalId", role1, func(o *session.AssumeRoleOptions) { o.ExternalID = "x" }},
+		{"external id long", "ExternalId", role1, func(o *session.AssumeRoleOptions) { o.ExternalID = strings.Repeat("x", 1225) }},
+		{"external id charset", "ExternalId", role1, func(o *session.AssumeRoleOptions) { o.ExternalID = "has space" }},
+		{"source identity aws:", "SourceIdentity", role1, func(o *session.AssumeRoleOptions) { o.SourceIdentity = "aws:alice" }},
+		{"source identity charset", "SourceIdentity", role1, func(o *session.AssumeRoleOptions) { o.SourceIdentity = "alice/smith" }},
+		{"source identity short", "SourceIdentity", role1, func(o *session.AssumeRoleOptions) { o.SourceIdentity = "a" }},
+		{"policy too large", "Policy", role1, func(o *session.AssumeRoleOptions) { o.PolicyJSON = `{"x":"` + strings.Repeat("a", 2048) + `"}` }},
+		{"policy not JSON-able", "Policy", role1, func(o *session.AssumeRoleOptions) {
+			o.Policy = &session.Policy{Statement: []session.PolicyStatement{{Effect: "Allow", Condition: map[string]map[string]any{"x": {"y": make(chan int)}}}}}
+		}},
+		{"policy effect", "Policy", role1, func(o *session.AssumeRoleOptions) {
+			o.Policy = &session.Policy{Statement: []session.PolicyStatement{{Effect: "allow", Action: []string{"*"}}}}
+		}},
+		{"policy twice", "Policy", role1, func(o *session.AssumeRoleOptions) {
+			o.PolicyJSON, o.Policy = "{}", &session.Policy{Statement: []session.PolicyStatement{{Effect: "Allow"}}}
+		}},
+		{"policy arns too many", "PolicyArns", role1, func(o *session.AssumeRoleOptions) { o.PolicyARNs = elevenARNs }},
+		{"policy arn shape", "PolicyArns", role1, func(o *session.AssumeRoleOptions) { o.PolicyARNs = []string{"arn:aws:iam::aws:role/X"} }},
+		{"tags too many", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = manyTags }},
+		{"tag key empty", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{"": "v"} }},
+		{"tag key long", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{strings.Repeat("k", 129): "v"} }},
+		{"tag value long", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{"k": strings.Repeat("v", 257)} }},
+		{"transitive key not a tag", "TransitiveTagKeys", role1, func(o *session.AssumeRoleOptions) { o.Tags, o.TransitiveTagKeys = map[string]string{"a": "1"}, []string{"b"} }},
+		{"mfa serial shape", "SerialNumber", role1, func(o *session.AssumeRoleOptions) { o.MFA = &session.MFA{SerialNumber: "short", TokenCode: code} }},
+		{"mfa without callback", "TokenCode", role1, func(o *session.AssumeRoleOptions) { o.MFA = &session.MFA{SerialNumber: "arn:aws:iam::123456789012:mfa/alice"} }},
+		{"refresh share", "refresh share", role1, func(o *session.AssumeRoleOptions) { o.Refresh.Share = 1.5 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := session.AssumeRole(parent, tc.arn, tc.opts...)
+			var opts []func(*session.AssumeRoleOptions)
+			if tc.opts != nil {
+				opts = append(opts, tc.opts)
+			}
+			_, err := session.RoleConfig(parent, tc.arn, opts...)
 			var pe *session.ParamError
 			if !errors.As(err, &pe) || !errors.Is(err, session.ErrInvalidParameter) {
 				t.Fatalf("want *ParamError, got %T %v", err, err)
@@ -72,14 +84,15 @@ func TestValidationBeforeAnyCall(t *testing.T) {
 		})
 	}
 	t.Run("parent without credentials", func(t *testing.T) {
-		_, err := session.AssumeRole(aws.Config{Region: "us-east-1"}, role1)
+		_, err := session.RoleConfig(aws.Config{Region: "us-east-1"}, role1)
 		if !errors.Is(err, session.ErrInvalidParameter) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("token code from callback", func(t *testing.T) {
-		child, err := session.AssumeRole(parent, role1, session.WithMFA("arn:aws:iam::123456789012:mfa/alice",
-			func(context.Context) (string, error) { return "12345", nil }))
+		child, err := session.RoleConfig(parent, role1, func(o *session.AssumeRoleOptions) {
+			o.MFA = &session.MFA{SerialNumber: "arn:aws:iam::123456789012:mfa/alice", TokenCode: func(context.Context) (string, error) { return "12345", nil }}
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +113,7 @@ func TestValidationBeforeAnyCall(t *testing.T) {
 				t.Errorf("NewCrossAccount(%q, %q): %v, want a %s error", c.base, c.role, err, c.field)
 			}
 		}
-		if _, err := session.NewCrossAccount(base, "123456789012", "Ops", session.WithDuration(time.Minute)); !errors.Is(err, session.ErrInvalidParameter) {
+		if _, err := session.NewCrossAccount(base, "123456789012", "Ops", func(o *session.AssumeRoleOptions) { o.Duration = time.Minute }); !errors.Is(err, session.ErrInvalidParameter) {
 			t.Errorf("bad duration accepted: %v", err)
 		}
 		ca, err := session.NewCrossAccount(base, "123456789012", "path/to/Ops")
@@ -111,7 +124,7 @@ func TestValidationBeforeAnyCall(t *testing.T) {
 			if _, err := ca.Credentials(context.Background(), acct); !errors.Is(err, session.ErrInvalidParameter) {
 				t.Errorf("account %q: %v", acct, err)
 			}
-			if _, err := ca.Config(context.Background(), acct); !errors.Is(err, session.ErrInvalidParameter) {
+			if _, err := session.Config(context.Background(), ca, acct); !errors.Is(err, session.ErrInvalidParameter) {
 				t.Errorf("Config account %q: %v", acct, err)
 			}
 		}
@@ -149,23 +162,19 @@ func TestLambdaSessionName(t *testing.T) {
 
 func TestValidateAssumeRoleNeedsNoParent(t *testing.T) {
 	good := "arn:aws:iam::123456789012:role/Admin"
-	if err := session.ValidateAssumeRole(good, session.WithDuration(time.Hour), session.WithExternalID("ext-1")); err != nil {
+	if err := session.ValidateAssumeRole(good, session.AssumeRoleParams{Duration: time.Hour, ExternalID: "ext-1"}); err != nil {
 		t.Errorf("valid role and options: %v", err)
 	}
 	for name, tc := range map[string]struct {
 		arn   string
-		opt   session.Option
+		p     session.AssumeRoleParams
 		field string
 	}{
-		"bad ARN":         {"arn:aws:iam::12:role/Admin", nil, "RoleARN"},
-		"duration short":  {good, session.WithDuration(time.Minute), "DurationSeconds"},
-		"bad external id": {good, session.WithExternalID("x"), "ExternalId"},
+		"bad ARN":         {"arn:aws:iam::12:role/Admin", session.AssumeRoleParams{}, "RoleARN"},
+		"duration short":  {good, session.AssumeRoleParams{Duration: time.Minute}, "DurationSeconds"},
+		"bad external id": {good, session.AssumeRoleParams{ExternalID: "x"}, "ExternalId"},
 	} {
-		var opts []session.Option
-		if tc.opt != nil {
-			opts = append(opts, tc.opt)
-		}
-		err := session.ValidateAssumeRole(tc.arn, opts...)
+		err := session.ValidateAssumeRole(tc.arn, tc.p)
 		var pe *session.ParamError
 		if !errors.As(err, &pe) || !errors.Is(err, session.ErrInvalidParameter) {
 			t.Errorf("%s: want a *ParamError, got %v", name, err)
@@ -173,19 +182,6 @@ func TestValidateAssumeRoleNeedsNoParent(t *testing.T) {
 		}
 		if !strings.EqualFold(pe.Field, tc.field) {
 			t.Errorf("%s: field %q, want %q", name, pe.Field, tc.field)
-		}
-	}
-}
-
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"3600": time.Hour, " 1h ": time.Hour, "90m": 90 * time.Minute, "1h30m": 90 * time.Minute, "0": 0} {
-		if got, err := session.ParseDuration(in); err != nil || got != want {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "-5", "-1h", "soon", "1 hour", "99999999999999999999"} {
-		if got, err := session.ParseDuration(in); err == nil {
-			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		}
 	}
 }

@@ -56,6 +56,9 @@ type SimpleSAMLOptions struct {
 	ProviderName   string   // saml-provider name in the principal ARN; default "SimpleSAML"
 	BrokerEntityID string   // optional second SP (the broker): entity ID and ACS URL;
 	BrokerACS      string   //   releases uid, mail, groups (basic attribute names), transient NameID
+	// AssertionLifetime is how long the AWS SP's assertions are valid
+	// (SimpleSAMLphp's assertion.lifetime); 0 keeps its default, 5 minutes.
+	AssertionLifetime time.Duration
 }
 
 // NewSimpleSAML starts a fresh IdP with its files in t.TempDir() and stops it
@@ -303,12 +306,16 @@ $metadata[` + phpQ(s.EntityID) + `] = [
         $attributes["https://aws.amazon.com/SAML/Attributes/RoleSessionName"] = [$attributes["uid"][0]];
         $attributes["https://aws.amazon.com/SAML/Attributes/SessionDuration"] = ["3600"];
     `
+	lifetime := ""
+	if opts.AssertionLifetime > 0 {
+		lifetime = fmt.Sprintf("\n    'assertion.lifetime' => %d,", int(opts.AssertionLifetime/time.Second))
+	}
 	spRemote := `<?php
 $metadata['urn:amazon:webservices'] = [
     'AssertionConsumerService' => 'https://signin.aws.amazon.com/saml',
     'NameIDFormat' => 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
     'simplesaml.nameidattribute' => 'uid',
-    'attributes.NameFormat' => 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',
+    'attributes.NameFormat' => 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri',` + lifetime + `
     'authproc' => [
         // build the persistent NameID from uid BEFORE core:AttributeLimit (90) drops uid
         20 => ['class' => 'saml:AttributeNameID', 'attribute' => 'uid',
