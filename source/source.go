@@ -1,7 +1,11 @@
-// Package source resolves rolehop credential sources: named definitions, kept
-// in the AWS config file, of "these credentials", used by every way rolehop
-// delivers credentials to other programs (credential_process, exec, env, the
-// local ECS endpoint, whoami).
+// Package source resolves the credentials an AWS profile names, for every
+// way rolehop delivers credentials to other programs (credential_process,
+// exec, env, the local ECS endpoint, whoami, console, presign, run): Open
+// takes any profile — a rolehop source, or whatever the AWS SDK resolves —
+// so that one name means the same credentials in every command.
+//
+// A rolehop source is a named definition, kept in the AWS config file, of
+// "these credentials".
 //
 // A source lives in the profile that names it, in rolehop_* keys that the AWS
 // SDKs and the AWS CLI ignore:
@@ -57,6 +61,7 @@ import (
 
 	"github.com/rolehop/rolehop/awsfile"
 	"github.com/rolehop/rolehop/credcache"
+	"github.com/rolehop/rolehop/internal/duration"
 	"github.com/rolehop/rolehop/session"
 )
 
@@ -123,6 +128,16 @@ type Options struct {
 	LoadOptions []func(*config.LoadOptions) error
 	// STSOptions adjust the STS clients of every hop.
 	STSOptions []func(*sts.Options)
+	// Getenv reads AWS_PROFILE, AWS_CREDENTIAL_EXPIRATION and the source
+	// chain of parent processes (EnvChain); nil means os.Getenv.
+	Getenv func(string) string
+}
+
+func (o *Options) getenv(k string) string {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.Getenv(k)
 }
 
 // Base is where a chain's first credentials come from: exactly one of
@@ -297,41 +312,33 @@ func parseHop(profile string, vals map[string]string) (Hop, string, error) {
 			ErrInvalid, profile, KeyRoleARN, KeyBase)
 	}
 	if d := strings.TrimSpace(vals[KeyDuration]); d != "" {
-		dur, err := session.ParseDuration(d)
+		dur, err := duration.Parse(d)
 		if err != nil {
 			return Hop{}, "", fmt.Errorf("%w: profile %q: %s %q is not a duration; write e.g. 1h, 90m or 3600",
 				ErrInvalid, profile, KeyDuration, d)
 		}
 		h.Duration = dur
 	}
-	if err := session.ValidateAssumeRole(h.RoleARN, h.options(nil)...); err != nil {
+	if err := session.ValidateAssumeRole(h.RoleARN, h.params()); err != nil {
 		return Hop{}, "", fmt.Errorf("profile %q: %w", profile, err)
 	}
 	return h, base, nil
 }
 
-// options are the session.AssumeRole options of a hop.
-func (h Hop) options(o *Options) []session.Option {
-	var opts []session.Option
-	if h.ExternalID != "" {
-		opts = append(opts, session.WithExternalID(h.ExternalID))
+// params are the AssumeRole parameters of a hop.
+func (h Hop) params() session.AssumeRoleParams {
+	return session.AssumeRoleParams{ExternalID: h.ExternalID, Duration: h.Duration}
+}
+
+// options are the session.RoleConfig options of a hop.
+func (h Hop) options(o *Options) func(*session.AssumeRoleOptions) {
+	return func(ro *session.AssumeRoleOptions) {
+		ro.AssumeRoleParams = h.params()
+		ro.Region = h.Region
+		ro.Logger = o.Logger
+		ro.Now = o.Now
+		ro.STSOptions = o.STSOptions
 	}
-	if h.Duration != 0 {
-		opts = append(opts, session.WithDuration(h.Duration))
-	}
-	if h.Region != "" {
-		opts = append(opts, session.WithRegion(h.Region))
-	}
-	if o != nil {
-		opts = append(opts, session.WithLogger(o.Logger))
-		if o.Now != nil {
-			opts = append(opts, session.WithClock(o.Now))
-		}
-		if len(o.STSOptions) > 0 {
-			opts = append(opts, session.WithSTSOptions(o.STSOptions...))
-		}
-	}
-	return opts
 }
 
 // cacheKey computes CacheKey (see the package documentation).
@@ -384,7 +391,7 @@ func (s *Source) fetch(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, err
 	}
 	for _, h := range s.Hops {
-		cfg, err = session.AssumeRole(cfg, h.RoleARN, h.options(&s.opts)...)
+		cfg, err = session.RoleConfig(cfg, h.RoleARN, h.options(&s.opts))
 		if err != nil {
 			return aws.Credentials{}, fmt.Errorf("profile %q: %w", h.Profile, err)
 		}
@@ -417,18 +424,25 @@ func (s *Source) baseConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// loadProfile loads an AWS profile with the SDK.
+// loadProfile loads an AWS profile with the SDK (session.LoadProfile).
 func (s *Source) loadProfile(ctx context.Context, profile string) (aws.Config, error) {
-	lo := []func(*config.LoadOptions) error{config.WithSharedConfigProfile(profile)}
-	if s.opts.ConfigFile != "" {
-		lo = append(lo, config.WithSharedConfigFiles([]string{s.opts.ConfigFile}))
-	}
-	if s.opts.TokenProvider != nil {
-		tp := s.opts.TokenProvider
-		lo = append(lo, config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) { o.TokenProvider = tp }))
-	}
-	lo = append(lo, s.opts.LoadOptions...)
-	return config.LoadDefaultConfig(ctx, lo...)
+	return loadSDKProfile(ctx, profile, &s.opts)
+}
+
+// loadSDKProfile loads an AWS profile with the SDK, with o's config file,
+// MFA prompt and load options.
+func loadSDKProfile(ctx context.Context, profile string, o *Options) (aws.Config, error) {
+	return session.LoadProfile(ctx, profile, func(po *session.ProfileOptions) {
+		po.Logger, po.Getenv = o.Logger, o.Getenv
+		if o.ConfigFile != "" {
+			po.LoadOptions = append(po.LoadOptions, config.WithSharedConfigFiles([]string{o.ConfigFile}))
+		}
+		if o.TokenProvider != nil {
+			tp := o.TokenProvider
+			po.LoadOptions = append(po.LoadOptions, config.WithAssumeRoleCredentialOptions(func(ao *stscreds.AssumeRoleOptions) { ao.TokenProvider = tp }))
+		}
+		po.LoadOptions = append(po.LoadOptions, o.LoadOptions...)
+	})
 }
 
 // Config returns a configuration for the source: the named profile's SDK
@@ -439,14 +453,18 @@ func (s *Source) Config(ctx context.Context) (aws.Config, error) {
 	if _, err := s.Credentials(ctx); err != nil {
 		return aws.Config{}, err
 	}
-	cfg, err := s.loadProfile(ctx, s.Profile)
+	creds := aws.NewCredentialsCache(aws.CredentialsProviderFunc(s.Credentials))
+	lo := []func(*config.LoadOptions) error{config.WithSharedConfigProfile(s.Profile), config.WithCredentialsProvider(creds)}
+	if s.opts.ConfigFile != "" {
+		lo = append(lo, config.WithSharedConfigFiles([]string{s.opts.ConfigFile}))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, append(lo, s.opts.LoadOptions...)...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load profile %q: %w", s.Profile, err)
 	}
 	if s.Region != "" {
 		cfg.Region = s.Region
 	}
-	cfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(s.Credentials))
 	return cfg, nil
 }
 
