@@ -255,7 +255,9 @@ func TestSAMLErrors(t *testing.T) {
 		logger := newLoggerTo(logBuf)
 		u := strings.Replace(e.idp.AWSLoginURL, "urn%3Aamazon%3Awebservices", "urn%3Anobody", 1)
 		p, err := session.NewSAML(&idp.Form{URL: u, Prompter: idp.Fixed{User: "alice", Pass: "alicepass"}}, "Admin",
-			func(o *session.SAMLOptions) { o.Base, o.Logger = &aws.Config{BaseEndpoint: aws.String(e.srv.URL)}, logger })
+			func(o *session.SAMLOptions) {
+				o.Base, o.Logger = &aws.Config{BaseEndpoint: aws.String(e.srv.URL)}, logger
+			})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +315,7 @@ func TestSAMLErrors(t *testing.T) {
 				o.PolicyJSON = "{}"
 				o.Policy = &session.Policy{Statement: []session.PolicyStatement{{Effect: "Allow", Action: []string{"*"}, Resource: []string{"*"}}}}
 			},
-			"PolicyArns": func(o *session.SAMLOptions) { o.PolicyARNs = []string{"not-an-arn"} },
+			"PolicyArns":              func(o *session.SAMLOptions) { o.PolicyARNs = []string{"not-an-arn"} },
 			"DiskCache without scope": func(o *session.SAMLOptions) { o.DiskCache = &credcache.Cache{Dir: t.TempDir()} },
 		} {
 			if _, err := session.NewSAML(client, "Admin", opt); !errors.Is(err, session.ErrInvalidParameter) {

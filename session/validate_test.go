@@ -63,9 +63,13 @@ func TestValidationBeforeAnyCall(t *testing.T) {
 		{"tag key empty", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{"": "v"} }},
 		{"tag key long", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{strings.Repeat("k", 129): "v"} }},
 		{"tag value long", "Tags", role1, func(o *session.AssumeRoleOptions) { o.Tags = map[string]string{"k": strings.Repeat("v", 257)} }},
-		{"transitive key not a tag", "TransitiveTagKeys", role1, func(o *session.AssumeRoleOptions) { o.Tags, o.TransitiveTagKeys = map[string]string{"a": "1"}, []string{"b"} }},
+		{"transitive key not a tag", "TransitiveTagKeys", role1, func(o *session.AssumeRoleOptions) {
+			o.Tags, o.TransitiveTagKeys = map[string]string{"a": "1"}, []string{"b"}
+		}},
 		{"mfa serial shape", "SerialNumber", role1, func(o *session.AssumeRoleOptions) { o.MFA = &session.MFA{SerialNumber: "short", TokenCode: code} }},
-		{"mfa without callback", "TokenCode", role1, func(o *session.AssumeRoleOptions) { o.MFA = &session.MFA{SerialNumber: "arn:aws:iam::123456789012:mfa/alice"} }},
+		{"mfa without callback", "TokenCode", role1, func(o *session.AssumeRoleOptions) {
+			o.MFA = &session.MFA{SerialNumber: "arn:aws:iam::123456789012:mfa/alice"}
+		}},
 		{"refresh share", "refresh share", role1, func(o *session.AssumeRoleOptions) { o.Refresh.Share = 1.5 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
