@@ -12,10 +12,10 @@ import (
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
 	"github.com/rolehop/rolehop/saml"
-	"github.com/rolehop/rolehop/session"
 )
 
-// AssertionCache keeps a login's SAML assertion on disk for --cache-saml:
+// AssertionCache keeps a login's SAML assertion on disk for --cache-saml (a
+// session.AssertionStore):
 // base64 in <UserCacheDir>/rolehop/saml/<login>.b64 (~/.cache/rolehop/saml
 // on Linux), mode 0600 in a 0700 folder, written atomically. A saved
 // assertion is used only until its own NotOnOrAfter; an expired one is
@@ -82,14 +82,4 @@ func (c *AssertionCache) Save(b64 string) error {
 		return fmt.Errorf("save saml assertion: %w", err)
 	}
 	return nil
-}
-
-// Option returns the session.WithAssertionStore option backed by c; a
-// failed save is logged, not fatal.
-func (c *AssertionCache) Option() session.SAMLOption {
-	return session.WithAssertionStore(c.Load, func(b64 string) {
-		if err := c.Save(b64); err != nil {
-			c.log().Warn("cannot save the saml assertion for --cache-saml", "error", err)
-		}
-	})
 }

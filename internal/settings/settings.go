@@ -32,8 +32,8 @@
 // Unknown keys are errors naming the file and line, so a typo never silently
 // drops a setting. A leading "~" in paths is expanded to the home folder.
 // Precedence, highest first: command-line flags, ROLEHOP_* environment
-// variables (ApplyEnv), the login profile, the defaults (File.Login merges
-// the last two).
+// variables, the login profile, the defaults; Resolve applies them in that
+// order, fills the built-in defaults and validates the result once.
 package settings
 
 import (
@@ -50,7 +50,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/rolehop/rolehop/session"
+	"github.com/rolehop/rolehop/awsarn"
+	"github.com/rolehop/rolehop/internal/duration"
 )
 
 // Sentinel errors; check them with errors.Is.
@@ -136,6 +137,11 @@ type LoginProfile struct {
 	AccountsFile    string
 	ADFS            ADFSSettings
 	OneLogin        OneLoginSettings
+
+	// SettingsFile is the settings file Resolve read (it may not exist:
+	// SettingsExist), named in messages.
+	SettingsFile  string
+	SettingsExist bool
 }
 
 // The YAML shapes, decoded with unknown keys rejected.
@@ -146,7 +152,7 @@ type rawFile struct {
 
 type rawDefaults struct {
 	Region          string   `yaml:"region"`
-	Duration        duration `yaml:"duration"`
+	Duration        durationValue `yaml:"duration"`
 	Sort            string   `yaml:"sort"`
 	AccountsFile    string   `yaml:"accounts_file"`
 	Output          string   `yaml:"output"`
@@ -161,7 +167,7 @@ type rawLogin struct {
 	Account         string      `yaml:"account"`
 	Role            string      `yaml:"role"`
 	Region          string      `yaml:"region"`
-	Duration        duration    `yaml:"duration"`
+	Duration        durationValue `yaml:"duration"`
 	Profile         string      `yaml:"profile"`
 	STSEndpoint     string      `yaml:"sts_endpoint"`
 	Output          string      `yaml:"output"`
@@ -183,10 +189,13 @@ type rawOneLogin struct {
 	ClientID  string `yaml:"client_id"`
 }
 
-// duration reads "1h", "90m", "3600s" or a plain number of seconds.
-type duration struct{ d time.Duration }
+// durationValue reads "1h", "90m", "3600s" or a plain number of seconds.
+type durationValue struct{ d time.Duration }
 
-func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+func (d *durationValue) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a duration must be a value like 1h, 90m or 3600, not a list or map", n.Line)
+	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
@@ -195,13 +204,13 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseDuration reads a duration as session.ParseDuration does ("1h", "90m"
-// or a number of seconds); an empty string is 0 (not set).
+// ParseDuration reads a duration ("1h", "90m" or a number of seconds); an
+// empty string is 0 (not set).
 func ParseDuration(s string) (time.Duration, error) {
 	if strings.TrimSpace(s) == "" {
 		return 0, nil
 	}
-	return session.ParseDuration(s)
+	return duration.Parse(s)
 }
 
 // DefaultPath returns the settings file's path: $ROLEHOP_CONFIG, else
@@ -270,6 +279,10 @@ func Load(path string) (*File, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s: %s; fix the file or point ROLEHOP_CONFIG elsewhere", ErrInvalid, path, yamlMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %s: line %d: a second YAML document (after ---); rolehop reads one: merge them", ErrInvalid, path, extra.Line)
 	}
 	if err := checkSort("defaults.sort", raw.Defaults.Sort); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
@@ -413,15 +426,13 @@ const (
 	EnvAccounts    = "ROLEHOP_ACCOUNTS_FILE"
 )
 
-// ApplyEnv overrides lp with the ROLEHOP_* environment variables that are
-// set (getenv is os.Getenv in programs): ROLEHOP_IDP, ROLEHOP_IDP_URL,
-// ROLEHOP_USERNAME, ROLEHOP_ACCOUNT, ROLEHOP_ROLE, ROLEHOP_REGION,
-// ROLEHOP_DURATION, ROLEHOP_PROFILE, ROLEHOP_STS_ENDPOINT, ROLEHOP_SORT and
-// ROLEHOP_ACCOUNTS_FILE. A bad value gives an error wrapping ErrInvalid.
-func (lp *LoginProfile) ApplyEnv(getenv func(string) string) error {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+// applyEnv overrides lp with the ROLEHOP_* environment variables that are
+// set: ROLEHOP_IDP, ROLEHOP_IDP_URL, ROLEHOP_USERNAME, ROLEHOP_ACCOUNT,
+// ROLEHOP_ROLE, ROLEHOP_REGION, ROLEHOP_DURATION, ROLEHOP_PROFILE,
+// ROLEHOP_STS_ENDPOINT, ROLEHOP_SORT and ROLEHOP_ACCOUNTS_FILE. A bad
+// duration gives an error wrapping ErrInvalid; the values are validated by
+// Resolve with the others.
+func (lp *LoginProfile) applyEnv(getenv func(string) string) error {
 	set := func(v *string, key string) {
 		if e := getenv(key); e != "" {
 			*v = e
@@ -449,9 +460,6 @@ func (lp *LoginProfile) ApplyEnv(getenv func(string) string) error {
 			return fmt.Errorf("%w: %s: %w", ErrInvalid, EnvDuration, err)
 		}
 		lp.Duration = d
-	}
-	if err := lp.check("environment"); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
@@ -485,7 +493,7 @@ func LoadAccounts(path string) (map[string]string, error) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		id := k.Value
-		if k.Kind != yaml.ScalarNode || !isAccountID(id) {
+		if k.Kind != yaml.ScalarNode || !awsarn.IsAccountID(id) {
 			return nil, fmt.Errorf("%w: %s: line %d: key is not a 12-digit account ID; quote IDs with leading zeros", ErrInvalid, path, k.Line)
 		}
 		if v.Kind != yaml.ScalarNode || v.Value == "" {
@@ -499,14 +507,4 @@ func LoadAccounts(path string) (map[string]string, error) {
 	return out, nil
 }
 
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
+

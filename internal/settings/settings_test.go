@@ -159,23 +159,102 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
-func TestApplyEnv(t *testing.T) {
-	lp := LoginProfile{Username: "alice", Region: "us-east-1", Duration: time.Hour, Role: "Admin"}
-	env := map[string]string{
-		EnvUsername: "bob", EnvDuration: "900", EnvAccount: "222222222222", EnvIdP: "ADFS",
-		EnvAccounts: "~/acc.yaml",
-	}
+func TestResolvePrecedence(t *testing.T) {
 	t.Setenv("HOME", "/home/tester")
-	if err := lp.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+	path := writeFile(t, "config.yaml", sample)
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+
+	// defaults < login profile: corp sets region, duration; sort from defaults.
+	lp, err := Resolve(path, getenv, Overrides{Login: "corp"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if lp.Username != "bob" || lp.Duration != 15*time.Minute || lp.Account != "222222222222" || lp.Role != "Admin" ||
-		lp.Region != "us-east-1" || lp.IdP != "adfs" || lp.AccountsFile != "/home/tester/acc.yaml" {
-		t.Errorf("got %+v", lp)
+	if lp.Region != "eu-west-1" || lp.Duration != 2*time.Hour || lp.Sort != "role" || lp.Username != "alice" || lp.IdP != "form" {
+		t.Errorf("profile over defaults: %+v", lp)
 	}
-	env = map[string]string{EnvDuration: "forever"}
-	if err := lp.ApplyEnv(func(k string) string { return env[k] }); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), EnvDuration) {
-		t.Errorf("bad duration: %v", err)
+	// < environment (ROLEHOP_LOGIN picks the login, ROLEHOP_* override it).
+	env = map[string]string{EnvLogin: "corp", EnvUsername: "bob", EnvDuration: "900", EnvAccount: "222222222222",
+		EnvAccounts: "~/acc.yaml"}
+	lp, err = Resolve(path, getenv, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp.Name != "corp" || lp.Username != "bob" || lp.Duration != 15*time.Minute || lp.Account != "222222222222" ||
+		lp.Role != "Admin" || lp.AccountsFile != "/home/tester/acc.yaml" {
+		t.Errorf("environment over profile: %+v", lp)
+	}
+	// < flags.
+	lp, err = Resolve(path, getenv, Overrides{Username: "carol", Duration: 3 * time.Hour, IdP: "ADFS", Sort: "account", Keyring: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp.Username != "carol" || lp.Duration != 3*time.Hour || lp.IdP != "adfs" || lp.Sort != "account" || !lp.Keyring {
+		t.Errorf("flags over environment: %+v", lp)
+	}
+	// Built-in defaults when nothing sets them.
+	lp, err = Resolve(filepath.Join(t.TempDir(), "none.yaml"), func(string) string { return "" }, Overrides{URL: "https://idp.example.com/sso"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp.Duration != DefaultDuration || lp.IdP != DefaultIdP || lp.Sort != DefaultSort || lp.SettingsExist {
+		t.Errorf("built-in defaults: %+v", lp)
+	}
+}
+
+func TestResolveValidatesOnce(t *testing.T) {
+	path := writeFile(t, "config.yaml", sample)
+	none := func(string) string { return "" }
+	for name, tc := range map[string]struct {
+		env   map[string]string
+		flags Overrides
+		want  string
+	}{
+		"duration short (flag)":     {nil, Overrides{Login: "corp", Duration: time.Minute}, "out of range"},
+		"duration long (env)":       {map[string]string{EnvDuration: "13h"}, Overrides{Login: "corp"}, "out of range"},
+		"duration not one (env)":    {map[string]string{EnvDuration: "forever"}, Overrides{Login: "corp"}, EnvDuration},
+		"idp kind (flag)":           {nil, Overrides{Login: "corp", IdP: "okta2"}, "want form"},
+		"idp kind (env)":            {map[string]string{EnvIdP: "nope"}, Overrides{Login: "corp"}, "want form"},
+		"sort (flag)":               {nil, Overrides{Login: "corp", Sort: "size"}, "want account or role"},
+		"output (flag)":             {nil, Overrides{Login: "corp", Output: "xml"}, "want json"},
+		"account (flag)":            {nil, Overrides{Login: "corp", Account: "12345"}, "12-digit"},
+		"no url":                    {nil, Overrides{Login: "ad", URL: ""}, ""},
+		"unknown login":             {nil, Overrides{Login: "nobody"}, "known: ad, corp, ol"},
+		"no url without a settings": {nil, Overrides{}, "no idp url"},
+	} {
+		getenv := none
+		if tc.env != nil {
+			getenv = func(k string) string { return tc.env[k] }
+		}
+		p := path
+		if name == "no url without a settings" {
+			p = filepath.Join(t.TempDir(), "missing.yaml")
+		}
+		_, err := Resolve(p, getenv, tc.flags)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if (!errors.Is(err, ErrInvalid) && !errors.Is(err, ErrUnknownLogin)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, tc.want)
+		}
+		if name == "no url without a settings" && !strings.Contains(err.Error(), p) {
+			t.Errorf("the error does not name the settings file: %v", err)
+		}
+	}
+}
+
+func TestLoadRefusesWhatWouldBeSilentlyIgnored(t *testing.T) {
+	for body, want := range map[string]string{
+		"defaults:\n  duration: [1h, 2h]\n":            "not a list or map",
+		"defaults:\n  region: x\n---\ndefaults: {}\n": "second YAML document",
+	} {
+		_, err := Load(writeFile(t, "c.yaml", body))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
 	}
 }
 

@@ -1,7 +1,11 @@
-package settings
+// Package login builds what a rolehop login profile describes: the IdP
+// client (form, ADFS, OneLogin) and the SAML session provider. The settings
+// themselves (files, environment, flags) are package settings' business;
+// this package turns the resolved settings.LoginProfile into library
+// objects, and nothing here talks to the network.
+package login
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rolehop/rolehop/internal/settings"
 	"github.com/rolehop/rolehop/saml/idp"
 	"github.com/rolehop/rolehop/session"
 )
@@ -21,15 +26,19 @@ const EnvOneLoginSecret = "ONELOGIN_CLIENT_SECRET"
 // NewIdPClient builds the IdP client a login profile describes: Form for
 // "form" (or empty), ADFS for "adfs" (lp.URL is the sign-on URL or the
 // server's host name), OneLogin for "onelogin" (client secret from
-// ONELOGIN_CLIENT_SECRET; lp.URL, when set, overrides the API base URL).
-func NewIdPClient(lp LoginProfile, prompter idp.Prompter, logger *slog.Logger) (idp.Client, error) {
+// ONELOGIN_CLIENT_SECRET, read with getenv (nil: os.Getenv); lp.URL, when
+// set, overrides the API base URL).
+func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.Logger, getenv func(string) string) (idp.Client, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	switch lp.IdP {
-	case "", IdPForm:
+	case "", settings.IdPForm:
 		if lp.URL == "" {
 			return nil, errors.New("form idp needs a url: set url in the login profile or pass --idp-url")
 		}
 		return &idp.Form{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, URL: lp.URL, Prompter: prompter}, nil
-	case IdPADFS:
+	case settings.IdPADFS:
 		a := &idp.ADFS{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, Prompter: prompter, Mode: idp.ADFSForms}
 		switch {
 		case strings.HasPrefix(lp.URL, "https://") || strings.HasPrefix(lp.URL, "http://"):
@@ -44,9 +53,9 @@ func NewIdPClient(lp LoginProfile, prompter idp.Prompter, logger *slog.Logger) (
 			a.Mode, a.HTTPAuth = idp.ADFSHTTPAuth, lp.ADFS.Auth
 		}
 		return a, nil
-	case IdPOneLogin:
+	case settings.IdPOneLogin:
 		ol := lp.OneLogin
-		secret := os.Getenv(EnvOneLoginSecret)
+		secret := getenv(EnvOneLoginSecret)
 		if ol.ClientID == "" || secret == "" || ol.Subdomain == "" || ol.AppID == "" {
 			return nil, fmt.Errorf("onelogin idp needs onelogin.client_id, subdomain and app_id in the login profile and the client secret in %s", EnvOneLoginSecret)
 		}
@@ -56,29 +65,23 @@ func NewIdPClient(lp LoginProfile, prompter idp.Prompter, logger *slog.Logger) (
 	return nil, fmt.Errorf("idp %q: want form, adfs or onelogin", lp.IdP)
 }
 
-// NewSAMLProvider builds the IdP client and the session.SAML provider a
-// login profile describes: role lp.Role (any role when empty: see
+// NewSAML builds the IdP client and the session.SAML provider a login
+// profile describes: role lp.Role (any role when empty: see
 // CredentialsForRole), duration lp.Duration, region lp.Region, STS endpoint
 // lp.STSEndpoint (else the SDK's: AWS_ENDPOINT_URL_STS, ...). extra options
-// come last (e.g. session.WithAssertionStore for --cache-saml). Nothing is
-// sent over the network here.
-func NewSAMLProvider(ctx context.Context, lp LoginProfile, prompter idp.Prompter, logger *slog.Logger, extra ...session.SAMLOption) (*session.SAML, error) {
-	_ = ctx
-	client, err := NewIdPClient(lp, prompter, logger)
+// come last (an assertion store, a disk cache). Nothing is sent over the
+// network here.
+func NewSAML(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.Logger, getenv func(string) string, extra ...func(*session.SAMLOptions)) (*session.SAML, error) {
+	client, err := NewIdPClient(lp, prompter, logger, getenv)
 	if err != nil {
 		return nil, err
 	}
-	opts := []session.SAMLOption{session.WithLogger(logger)}
-	if lp.Duration != 0 {
-		opts = append(opts, session.WithDuration(lp.Duration))
-	}
-	if lp.Region != "" {
-		opts = append(opts, session.WithRegion(lp.Region))
-	}
-	if ep := lp.STSEndpoint; ep != "" {
-		opts = append(opts, session.WithSTSOptions(func(o *sts.Options) { o.BaseEndpoint = aws.String(ep) }))
-	}
-	opts = append(opts, extra...)
+	opts := append([]func(*session.SAMLOptions){func(o *session.SAMLOptions) {
+		o.Logger, o.Duration, o.Region = logger, lp.Duration, lp.Region
+		if ep := lp.STSEndpoint; ep != "" {
+			o.STSOptions = append(o.STSOptions, func(so *sts.Options) { so.BaseEndpoint = aws.String(ep) })
+		}
+	}}, extra...)
 	// An empty role: Config by account takes the account's only role;
 	// Roles and CredentialsForRole (what login uses) serve any.
 	return session.NewSAML(client, lp.Role, opts...)
