@@ -48,6 +48,21 @@ func CredentialValues(c aws.Credentials) map[string]string {
 	return m
 }
 
+// CredentialsUpdate is the update that writes c to profile of a credentials
+// file: CredentialValues(c), and the session token and expiry removed when c
+// has none, so that a profile once holding temporary credentials never
+// keeps a stale token or expiry beside new long-term keys.
+func CredentialsUpdate(profile string, c aws.Credentials) Update {
+	set := CredentialValues(c)
+	var unset []string
+	for _, k := range []string{KeySessionToken, KeyExpiration} {
+		if _, ok := set[k]; !ok {
+			unset = append(unset, k)
+		}
+	}
+	return Update{Profile: profile, Set: set, Unset: unset}
+}
+
 // DefaultLockTimeout is how long a writer waits for another one by default.
 const DefaultLockTimeout = 30 * time.Second
 

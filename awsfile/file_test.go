@@ -360,3 +360,22 @@ func TestConcurrentGoroutinesKeepEveryProfile(t *testing.T) {
 		t.Fatal("the original content changed")
 	}
 }
+
+func TestCredentialsUpdateDropsStaleTokenAndExpiry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(path, []byte("[p]\naws_access_key_id = ASIAOLD\naws_secret_access_key = old\naws_session_token = tok\nx_security_token_expires = 2020-01-01T00:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(context.Background(), path, Credentials, CredentialsUpdate("p", aws.Credentials{AccessKeyID: "AKIANEW", SecretAccessKey: "new"})); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != "[p]\naws_access_key_id = AKIANEW\naws_secret_access_key = new\n" {
+		t.Errorf("long-term keys over temporary ones left:\n%s", got)
+	}
+	exp := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	u := CredentialsUpdate("p", aws.Credentials{AccessKeyID: "ASIA2", SecretAccessKey: "s2", SessionToken: "t2", CanExpire: true, Expires: exp})
+	if len(u.Unset) != 0 || u.Set[KeyExpiration] != "2031-01-01T00:00:00Z" || u.Set[KeySessionToken] != "t2" {
+		t.Errorf("temporary credentials update: %+v", u)
+	}
+}
