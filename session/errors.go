@@ -20,7 +20,7 @@ var (
 	ErrProfileNotFound = errors.New("profile not found")
 	// ErrNoCredentials: nothing in the environment, the shared files or the
 	// instance metadata provides AWS credentials.
-	ErrNoCredentials = errors.New("no aws credentials found")
+	ErrNoCredentials = errors.New("no AWS credentials found")
 )
 
 // ParamError reports a parameter that failed validation before any network
@@ -143,7 +143,7 @@ func (e *ProfileNotFoundError) Error() string {
 		q[i] = fmt.Sprintf("%q", p)
 	}
 	if e.AccountID == "" {
-		return fmt.Sprintf("no AWS profile %s in %s: add a [profile %s] section, name another profile or set AWS_PROFILE",
+		return fmt.Sprintf("AWS profile %s not found in %s; add a [profile %s] section, name another profile or set AWS_PROFILE",
 			strings.Join(q, " or "), filesOrDefault(e.Files), e.Tried[0])
 	}
 	return fmt.Sprintf("no AWS profile %s in %s: add a [profile %s] section or set AWS_PROFILE",

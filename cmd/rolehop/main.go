@@ -25,7 +25,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ios := cli.System()
-	err := cli.NewRootCmd(ios, buildVersion()).ExecuteContext(ctx)
+	err := cli.NewRootCmd(cli.NewFactory(ios), buildVersion()).ExecuteContext(ctx)
 	// An ExitError without an error is a status passed through from a
 	// command rolehop ran (exec, serve -- cmd): nothing to print.
 	var ee *cli.ExitError

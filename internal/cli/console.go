@@ -13,25 +13,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 
 	"github.com/rolehop/rolehop/console"
+	"github.com/rolehop/rolehop/source"
 )
 
 // ConsoleOptions are the inputs of `rolehop console`.
 type ConsoleOptions struct {
-	IO     *IOStreams
+	F      *Factory
 	Logger *slog.Logger // debug log; nil discards
 	// Notices receives the user-facing notices (clamped duration,
 	// GetFederationToken used); nil writes them to IO.ErrOut.
 	Notices *slog.Logger
 
-	Profile       string        // positional P or --profile; "" = AWS_PROFILE/default
+	Profile       string        // positional P or --profile; "" = AWS_PROFILE, else the SDK's default chain
 	Service       string        // --service shortcut
 	Destination   string        // --destination console URL
 	Region        string        // --region; "" = the profile's region
@@ -52,19 +48,23 @@ var errNoBrowser = errors.New("no browser found (set BROWSER or install xdg-open
 // consoleShortcutHint is the few shortcuts named when an unknown one is given.
 var consoleShortcutHint = []string{"s3", "ec2", "iam", "lambda", "cloudwatch", "logs", "dynamodb", "rds"}
 
-func newConsoleCmd(g *globals) *cobra.Command {
-	opts := &ConsoleOptions{IO: g.io}
+// NewCmdConsole builds `rolehop console`; runF, when not nil, runs instead
+// of the command.
+func NewCmdConsole(f *Factory, runF func(*ConsoleOptions) error) *cobra.Command {
+	opts := &ConsoleOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "console [PROFILE]",
 		Short: "Open the AWS console as a profile's role (federation sign-in URL)",
 		Long: "console signs in to the AWS console with the credentials of PROFILE (or --profile,\n" +
-			"AWS_PROFILE, the environment) through the federation endpoint, then opens the\n" +
-			"default browser ($BROWSER, xdg-open or open). With --print, or when stdout is\n" +
-			"not a terminal or no browser is found, the URL is printed on stdout instead.\n" +
-			"The URL is a bearer token valid for 15 minutes: give it only to your browser.\n\n" +
+			"AWS_PROFILE, the environment; any profile, a rolehop source or one the AWS SDK\n" +
+			"resolves) through the federation endpoint, then opens the default browser\n" +
+			"($BROWSER, xdg-open or open). With --print, or when stdout is not a terminal or no\n" +
+			"browser is found, the URL is printed on stdout instead. The URL is a bearer token\n" +
+			"valid for 15 minutes: give it only to your browser.\n\n" +
 			"Temporary credentials of unknown chaining get a console session of at most 1h\n" +
-			"(AWS refuses longer ones for chained role sessions); long-term IAM user keys go\n" +
-			"through sts:GetFederationToken first. Notices go to stderr.\n\n" +
+			"(AWS refuses longer ones for chained role sessions; --session-kind role allows\n" +
+			"12h for a first-hop role session); long-term IAM user keys go through\n" +
+			"sts:GetFederationToken first. Notices go to stderr.\n\n" +
 			"Service shortcuts: " + strings.Join(console.Services(), ", "),
 		Example: "  rolehop console prod --service s3 --region eu-west-1\n" +
 			"  rolehop console --print --destination https://console.aws.amazon.com/iam/home",
@@ -75,36 +75,23 @@ func newConsoleCmd(g *globals) *cobra.Command {
 				return err
 			}
 			opts.Profile = p
-			opts.Logger = g.logger()
-			if g.debug {
-				opts.Notices = opts.Logger
+			opts.Logger, opts.Notices = f.Logger(), f.Notices()
+			if runF != nil {
+				return runF(opts)
 			}
 			return runConsole(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Profile, "profile", "", "AWS profile (instead of the positional PROFILE)")
-	f.StringVarP(&opts.Service, "service", "s", "", "console service shortcut, e.g. s3, ec2, iam")
-	f.StringVar(&opts.Destination, "destination", "", "console URL to open (https://console.aws.amazon.com/...)")
-	f.StringVarP(&opts.Region, "region", "r", "", "region for the service page (default: the profile's region)")
-	f.DurationVarP(&opts.Duration, "duration", "d", 0, "console session length, 15m..12h (default: AWS's, 1h)")
-	f.BoolVarP(&opts.Print, "print", "p", false, "print the sign-in URL instead of opening a browser")
-	f.StringVar(&opts.SessionKind, "session-kind", "auto", "how the credentials were obtained: auto, role (first hop: up to 12h), chained (at most 1h), federation-token, iam-user")
-	f.StringVar(&opts.FederationURL, "federation-url", "", "federation endpoint (default: the partition's signin.aws.amazon.com/federation)")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Profile, "profile", "", "AWS profile (instead of the positional PROFILE)")
+	fl.StringVarP(&opts.Service, "service", "s", "", "console service shortcut, e.g. s3, ec2, iam")
+	fl.StringVar(&opts.Destination, "destination", "", "console URL to open (https://console.aws.amazon.com/...)")
+	fl.StringVarP(&opts.Region, "region", "r", "", "region for the service page (default: the profile's region)")
+	fl.DurationVarP(&opts.Duration, "duration", "d", 0, "console session length, 15m..12h (default: AWS's, 1h)")
+	fl.BoolVarP(&opts.Print, "print", "p", false, "print the sign-in URL instead of opening a browser")
+	fl.StringVar(&opts.SessionKind, "session-kind", "auto", "how the credentials were obtained: auto, role (first hop: up to 12h), chained (at most 1h), federation-token, iam-user")
+	fl.StringVar(&opts.FederationURL, "federation-url", "", "federation endpoint (default: the partition's signin.aws.amazon.com/federation)")
 	return cmd
-}
-
-// profileArg merges an optional positional profile with --profile.
-func profileArg(cmd *cobra.Command, args []string, flag string) (string, error) {
-	switch {
-	case len(args) > 1:
-		return "", usageError(fmt.Errorf("%s takes at most one profile, got %q", cmd.CommandPath(), args))
-	case len(args) == 1 && flag != "" && args[0] != flag:
-		return "", usageError(fmt.Errorf("profile given twice (%q and --profile %q); give one", args[0], flag))
-	case len(args) == 1:
-		return args[0], nil
-	}
-	return flag, nil
 }
 
 func runConsole(ctx context.Context, opts *ConsoleOptions) error {
@@ -112,9 +99,10 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ios := opts.F.IO
 	notices := opts.Notices
 	if notices == nil {
-		notices = slog.New(&noticeHandler{w: opts.IO.ErrOut})
+		notices = slog.New(&noticeHandler{w: ios.ErrOut})
 	}
 	if opts.Service != "" && opts.Destination != "" {
 		return usageError(errors.New("--service and --destination both given; give one"))
@@ -139,21 +127,25 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		return consoleError(console.ErrUnknownService, opts.Service)
 	}
 
-	cfg, err := sdkConfigForProfile(ctx, opts.Profile, log)
+	p, err := openProfile(ctx, opts.F, log, opts.Profile)
 	if err != nil {
 		return err
+	}
+	cfg, err := p.Config(ctx)
+	if err != nil {
+		return profileError(err)
 	}
 	region := opts.Region
 	if region == "" {
 		region = cfg.Region
 	}
-	creds, err := profileCredentials(ctx, cfg, opts.Profile)
+	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
-		return err
+		return profileError(err)
 	}
 	if creds.SessionToken == "" && kind != console.KindAuto && kind != console.KindIAMUser {
 		return usageError(fmt.Errorf("--session-kind %s needs temporary credentials, but profile %q has long-term keys; leave --session-kind at auto",
-			kind, profileName(opts.Profile)))
+			kind, profileLabel(p)))
 	}
 	copts := console.Options{
 		Destination:     dest,
@@ -162,24 +154,18 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		Kind:            kind,
 		FederationURL:   opts.FederationURL,
 		Logger:          notices,
+		// GetFederationToken (IAM user keys) through the profile's STS
+		// settings (AWS_ENDPOINT_URL_STS, ...).
+		STSConfig: &cfg,
 	}
-	if creds.SessionToken == "" && (kind == console.KindAuto || kind == console.KindIAMUser) {
-		// GetFederationToken through the SDK's STS client, so the
-		// profile's endpoint settings (AWS_ENDPOINT_URL_STS) apply.
-		stsCfg := cfg.Copy()
-		if stsCfg.Region == "" {
-			stsCfg.Region = "us-east-1"
-		}
-		copts.STS = sts.NewFromConfig(stsCfg)
-	}
-	log.Debug("building console sign-in URL", "profile", opts.Profile, "region", region, "destination", dest,
+	log.Debug("building console sign-in URL", "profile", p.Name, "region", region, "destination", dest,
 		"temporary", creds.SessionToken != "")
 	u, err := console.SigninURL(ctx, creds, copts)
 	if err != nil {
 		return consoleError(err, opts.Service)
 	}
-	if opts.Print || !opts.IO.OutTerminal {
-		_, err = fmt.Fprintln(opts.IO.Out, u)
+	if opts.Print || !ios.OutTerminal {
+		_, err = fmt.Fprintln(ios.Out, u)
 		return err
 	}
 	open := opts.OpenBrowser
@@ -187,12 +173,19 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		open = openBrowser
 	}
 	if err := open(ctx, u); err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "rolehop: cannot open a browser (%s); open this URL within 15 minutes:\n", OneLine(err))
-		_, err = fmt.Fprintln(opts.IO.Out, u)
+		fmt.Fprintf(ios.ErrOut, "rolehop: cannot open a browser (%s); open this URL within 15 minutes:\n", OneLine(err))
+		_, err = fmt.Fprintln(ios.Out, u)
 		return err
 	}
-	fmt.Fprintln(opts.IO.ErrOut, "rolehop: opened the AWS console in your browser")
+	fmt.Fprintln(ios.ErrOut, "rolehop: opened the AWS console in your browser")
 	return nil
+}
+
+func profileLabel(p *source.Profile) string {
+	if p.Name == "" {
+		return "default"
+	}
+	return p.Name
 }
 
 // parseSessionKind reads --session-kind.
@@ -223,99 +216,6 @@ func consoleError(err error, service string) error {
 		return &ExitError{Code: ExitAWS, Err: err}
 	}
 	return err
-}
-
-// profileCredentials retrieves the credentials of cfg once (the SDK caches
-// them for later calls on cfg).
-func profileCredentials(ctx context.Context, cfg aws.Config, profile string) (aws.Credentials, error) {
-	if cfg.Credentials == nil {
-		return aws.Credentials{}, fmt.Errorf("no AWS credentials for profile %q; name a profile that has some or set AWS_PROFILE", profileName(profile))
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("no usable AWS credentials for profile %q (name another profile, set AWS_PROFILE or log in again): %w",
-			profileName(profile), err)
-	}
-	return creds, nil
-}
-
-func profileName(p string) string {
-	if p == "" {
-		if env := os.Getenv("AWS_PROFILE"); env != "" {
-			return env
-		}
-		return "default"
-	}
-	return p
-}
-
-// sdkConfigForProfile loads the AWS SDK's configuration for profile ("" =
-// AWS_PROFILE or the default chain), so credential_process profiles, SSO,
-// role_arn chains and AWS_ENDPOINT_URL(_STS/_S3) all work as in the AWS CLI.
-// Environment credentials with AWS_CREDENTIAL_EXPIRATION (as `rolehop exec`
-// and botocore use it) get that expiry. The SDK's own log lines go to log at
-// debug level, not to the terminal. When nothing provides credentials, the
-// error says so in one line.
-func sdkConfigForProfile(ctx context.Context, profile string, log *slog.Logger) (aws.Config, error) {
-	loadOpts := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger(log))}
-	if profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		var missing config.SharedConfigProfileNotExistError
-		if errors.As(err, &missing) {
-			return aws.Config{}, usageError(fmt.Errorf("aws profile %q not found in the config or credentials file: %w", missing.Profile, err))
-		}
-		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
-	}
-	// The SDK falls back to EC2 instance metadata only when nothing else is
-	// configured; off EC2 that means "no credentials".
-	if aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
-		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			log.Debug("no credentials from ec2 instance metadata", "err", err)
-			return aws.Config{}, usageError(errors.New("no AWS credentials found (environment, AWS_PROFILE, ~/.aws/config and credentials, instance metadata): run rolehop login, name a profile, or set AWS_PROFILE"))
-		}
-	}
-	if cfg.Credentials != nil {
-		if exp := os.Getenv("AWS_CREDENTIAL_EXPIRATION"); exp != "" {
-			cfg.Credentials = &envExpiryProvider{inner: cfg.Credentials, expiration: exp, log: log}
-		}
-	}
-	return cfg, nil
-}
-
-// sdkLogger sends the AWS SDK's log lines (such as its IMDS fallback
-// warnings) to log at debug level.
-func sdkLogger(log *slog.Logger) logging.Logger {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-		log.Debug("aws sdk: "+fmt.Sprintf(format, v...), "level", string(c))
-	})
-}
-
-// envExpiryProvider adds AWS_CREDENTIAL_EXPIRATION to credentials the SDK
-// read from the environment (the SDK itself ignores that variable).
-type envExpiryProvider struct {
-	inner      aws.CredentialsProvider
-	expiration string
-	log        *slog.Logger
-}
-
-func (p *envExpiryProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	c, err := p.inner.Retrieve(ctx)
-	if err != nil || c.CanExpire || c.Source != config.CredentialsSourceName {
-		return c, err
-	}
-	t, perr := time.Parse(time.RFC3339, p.expiration)
-	if perr != nil {
-		p.log.Debug("ignoring AWS_CREDENTIAL_EXPIRATION: not RFC 3339", "value", p.expiration)
-		return c, nil
-	}
-	c.CanExpire, c.Expires = true, t
-	return c, nil
 }
 
 // openBrowser opens url with $BROWSER (a ':'-separated list of commands,

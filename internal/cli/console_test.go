@@ -203,7 +203,7 @@ func TestConsoleOpensBrowserOnATerminal(t *testing.T) {
 
 	ios, _, out, errOut := Test()
 	ios.OutTerminal, ios.InTerminal = true, true
-	err := runConsole(context.Background(), &ConsoleOptions{IO: ios, FederationURL: fed.URL, Service: "ec2"})
+	err := runConsole(context.Background(), &ConsoleOptions{F: NewFactory(ios), FederationURL: fed.URL, Service: "ec2"})
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}
@@ -224,7 +224,7 @@ func TestConsoleOpensBrowserOnATerminal(t *testing.T) {
 	t.Setenv("BROWSER", "false")
 	ios, _, out, errOut = Test()
 	ios.OutTerminal = true
-	if err := runConsole(context.Background(), &ConsoleOptions{IO: ios, FederationURL: fed.URL}); err != nil {
+	if err := runConsole(context.Background(), &ConsoleOptions{F: NewFactory(ios), FederationURL: fed.URL}); err != nil {
 		t.Fatalf("console: %v", err)
 	}
 	if u := oneURL(t, out.String()); u.Query().Get("SigninToken") == "" {

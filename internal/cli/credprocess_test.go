@@ -340,7 +340,6 @@ func TestCredentialProcessBadInput(t *testing.T) {
 		{[]string{"credential-process", "--profile", "badarn"}, 2, "RoleArn"},
 		{[]string{"credential-process", "--profile", "baddur"}, 2, "rolehop_duration"},
 		{[]string{"credential-process", "--profile", "nobase"}, 2, "nosuchprofile"},
-		{[]string{"credential-process", "--profile", "base"}, 2, "no rolehop_role_arn"},
 		{[]string{"credential-process"}, 2, "--profile is required"},
 		{[]string{"credential-process", "--profile", "denied"}, 5, "AccessDenied"},
 		{[]string{"exec", "a", "--", "true"}, 2, "a → b → a"},

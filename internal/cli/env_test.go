@@ -9,14 +9,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolehop/rolehop/internal/credenv"
 	"github.com/rolehop/rolehop/internal/stsfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
-// awkward holds every character the quoting must survive.
-var awkward = [][2]string{
-	{"AWS_ACCESS_KEY_ID", "ASIA/+=AKID"},
-	{"AWS_SECRET_ACCESS_KEY", `it's "quoted" $HOME \n \ back` + "`date`"},
-	{"AWS_SESSION_TOKEN", "line1\nline2 ;|&<>*?[]{}()!#~%"},
+// awkward holds every character the quoting must survive (PowerShell also
+// takes the typographic quotes U+2018-U+201B for single quotes).
+var awkward = []credenv.Var{
+	{Name: "AWS_ACCESS_KEY_ID", Value: "ASIA/+=AKID"},
+	{Name: "AWS_SECRET_ACCESS_KEY", Value: `it's "quoted" $HOME \n \ back` + "`date`"},
+	{Name: "AWS_SESSION_TOKEN", Value: "line1\nline2 ;|&<>*?[]{}()!#~% \u2018\u2019\u201a\u201b"},
 }
 
 // evalIn evaluates script in shell and prints the variables back, NUL-separated.
@@ -42,8 +45,8 @@ func checkBack(t *testing.T, format string, got []string) {
 		t.Fatalf("%s: got %d values %q", format, len(got), got)
 	}
 	for i, kv := range awkward {
-		if got[i] != kv[1] {
-			t.Errorf("%s: %s = %q, want %q", format, kv[0], got[i], kv[1])
+		if got[i] != kv.Value {
+			t.Errorf("%s: %s = %q, want %q", format, kv.Name, got[i], kv.Value)
 		}
 	}
 	if got[len(awkward)] != "unset" {
@@ -60,6 +63,7 @@ func TestEnvFormatsParseBack(t *testing.T) {
 	script := sh.String() + `printf '%s\0' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" "${AWS_PROFILE-unset}"` + "\n"
 	for _, shell := range [][]string{{"sh"}, {"bash", "--posix"}, {"dash"}} {
 		if _, err := exec.LookPath(shell[0]); err != nil {
+			testpeer.Missing(t, "%s not installed: the sh format is not parsed back by it", shell[0])
 			continue
 		}
 		checkBack(t, "sh via "+shell[0], evalIn(t, append(shell, "-c", `eval "$(cat "$0")"`), script))
@@ -70,18 +74,19 @@ func TestEnvFormatsParseBack(t *testing.T) {
 		script := fish.String() + `set -q AWS_PROFILE; or set AWS_PROFILE unset; printf '%s\0' $AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY "$AWS_SESSION_TOKEN" $AWS_PROFILE` + "\n"
 		checkBack(t, "fish", evalIn(t, []string{"fish"}, script))
 	} else {
-		t.Log("fish not installed: fish format checked by shape only")
+		testpeer.Missing(t, "fish not installed (Debian package fish): the fish format is not parsed back by fish")
 	}
 	var js bytes.Buffer
 	_ = formatEnv(&js, "json", awkward, unset)
 	var m map[string]string
-	if err := json.Unmarshal(js.Bytes(), &m); err != nil || m["AWS_SECRET_ACCESS_KEY"] != awkward[1][1] {
+	if err := json.Unmarshal(js.Bytes(), &m); err != nil || m["AWS_SECRET_ACCESS_KEY"] != awkward[1].Value {
 		t.Errorf("json: %v %v", err, m)
 	}
 
 	for _, tc := range []struct{ format, want string }{
 		{"fish", `set -gx AWS_SECRET_ACCESS_KEY 'it\'s "quoted" $HOME \\n \\ back` + "`date`';"},
 		{"powershell", `$Env:AWS_SECRET_ACCESS_KEY = 'it''s "quoted" $HOME \n \ back` + "`date`'"},
+		{"powershell", "\u2018\u2018\u2019\u2019\u201a\u201a\u201b\u201b'"},
 		{"dotenv", `AWS_SECRET_ACCESS_KEY="it's \"quoted\" \$HOME \\n \\ back` + "`date`\""},
 		{"dotenv", `AWS_ACCESS_KEY_ID=ASIA/+=AKID`},
 	} {

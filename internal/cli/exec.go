@@ -8,117 +8,83 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
+
+	"github.com/rolehop/rolehop/internal/credenv"
 )
 
 // ExecOptions are the inputs of `rolehop exec`.
 type ExecOptions struct {
-	IO      *IOStreams
+	F       *Factory
 	Logger  *slog.Logger
-	Profile string   // the rolehop source
+	Profile string   // the profile ("" = AWS_PROFILE, else the SDK's default chain)
 	Command []string // the command and its arguments
-	// Environ is the environment the command starts from; nil means
-	// os.Environ().
-	Environ []string
 }
 
-func newExecCmd(g *globals) *cobra.Command {
-	opts := &ExecOptions{IO: g.io}
+// NewCmdExec builds `rolehop exec`; runF, when not nil, runs instead of the
+// command.
+func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
+	opts := &ExecOptions{F: f}
+	var profileFlag string
 	cmd := &cobra.Command{
-		Use:   "exec PROFILE -- COMMAND [ARGS...]",
-		Short: "Run a command with a rolehop source's credentials in its environment",
+		Use:   "exec [PROFILE] -- COMMAND [ARGS...]",
+		Short: "Run a command with a profile's credentials in its environment",
 		Long: "exec runs COMMAND with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,\n" +
-			"AWS_CREDENTIAL_EXPIRATION and (when the source has a region) AWS_REGION and\n" +
+			"AWS_CREDENTIAL_EXPIRATION and (when the profile has a region) AWS_REGION and\n" +
 			"AWS_DEFAULT_REGION set, and AWS_PROFILE and other variables that would override\n" +
-			"them removed. SIGINT, SIGTERM and SIGHUP are passed to the command; its exit status\n" +
-			"is rolehop's (128+N when it was killed by signal N).",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 2 {
-				return usageError(errors.New("usage: rolehop exec PROFILE -- COMMAND [ARGS...]"))
-			}
-			return nil
-		},
+			"them removed. PROFILE (or --profile, else AWS_PROFILE) is any profile: a rolehop\n" +
+			"source, one `rolehop login` wrote, or anything the AWS SDK resolves. SIGINT,\n" +
+			"SIGTERM and SIGHUP are passed to the command; its exit status is rolehop's\n" +
+			"(128+N when it was killed by signal N).",
+		Example: "  rolehop exec prod -- aws s3 ls\n  rolehop exec --profile prod -- terraform plan",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Logger = g.logger()
-			opts.Profile, opts.Command = args[0], commandArgs(args[1:])
-			if len(opts.Command) == 0 {
-				return usageError(errors.New("usage: rolehop exec PROFILE -- COMMAND [ARGS...]"))
+			opts.Logger = f.Logger()
+			profile, command, err := profileAndCommand(cmd, args, profileFlag)
+			if err != nil {
+				return err
+			}
+			if len(command) == 0 {
+				return usageError(errors.New("usage: rolehop exec [PROFILE] -- COMMAND [ARGS...]"))
+			}
+			opts.Profile, opts.Command = profile, command
+			if runF != nil {
+				return runF(opts)
 			}
 			return runExec(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringVar(&profileFlag, "profile", "", "the profile (instead of the positional PROFILE; default AWS_PROFILE)")
 	// Everything after PROFILE belongs to the command, flags included.
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
 
+// profileAndCommand splits `[PROFILE] [--] COMMAND...`: with --profile every
+// argument is the command; else the first argument before "--" is the
+// profile.
+func profileAndCommand(cmd *cobra.Command, args []string, profileFlag string) (string, []string, error) {
+	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		profile, err := profileArg(cmd, args[:dash], profileFlag)
+		return profile, args[dash:], err
+	}
+	if profileFlag != "" || len(args) == 0 {
+		return profileFlag, commandArgs(args), nil
+	}
+	return args[0], commandArgs(args[1:]), nil
+}
+
 func runExec(ctx context.Context, opts *ExecOptions) error {
-	c, s, err := sourceCredentials(ctx, opts.IO, opts.Logger, opts.Profile)
+	c, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Profile)
 	if err != nil {
 		return err
 	}
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ()
+	env := credenv.With(opts.F.environ(), credenv.Vars(c, p.Region)...)
+	if p.Name != "" {
+		env = append(env, "ROLEHOP_PROFILE="+p.Name)
 	}
-	env := withoutVars(environ, conflictingVars)
-	for _, kv := range credentialVars(c, s.Region) {
-		env = append(env, kv[0]+"="+kv[1])
-	}
-	env = append(env, "ROLEHOP_PROFILE="+opts.Profile)
-	return runChild(opts.IO, opts.Logger, opts.Command, env)
-}
-
-// conflictingVars would override or confuse credentials set in the
-// environment: profiles, other credentials, other credential sources.
-var conflictingVars = []string{
-	"AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-	"AWS_CREDENTIAL_EXPIRATION",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-	"ROLEHOP_PROFILE", envChain,
-}
-
-// credentialVars are the variables carrying c (and region when known), in
-// a fixed order.
-func credentialVars(c aws.Credentials, region string) [][2]string {
-	vars := [][2]string{
-		{"AWS_ACCESS_KEY_ID", c.AccessKeyID},
-		{"AWS_SECRET_ACCESS_KEY", c.SecretAccessKey},
-	}
-	if c.SessionToken != "" {
-		vars = append(vars, [2]string{"AWS_SESSION_TOKEN", c.SessionToken})
-	}
-	if c.CanExpire {
-		vars = append(vars, [2]string{"AWS_CREDENTIAL_EXPIRATION", c.Expires.UTC().Format(time.RFC3339)})
-	}
-	if region != "" {
-		vars = append(vars, [2]string{"AWS_REGION", region}, [2]string{"AWS_DEFAULT_REGION", region})
-	}
-	return vars
-}
-
-// withoutVars returns environ without the named variables.
-func withoutVars(environ, names []string) []string {
-	drop := map[string]bool{}
-	for _, n := range names {
-		drop[n] = true
-	}
-	out := make([]string, 0, len(environ))
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if !drop[name] {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return runChild(opts.F.IO, opts.Logger, opts.Command, env)
 }
 
 // runChild runs argv with env on the command's streams, passing SIGINT,

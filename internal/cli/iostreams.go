@@ -1,8 +1,3 @@
-// Package cli holds the rolehop commands, gh-style: one file per command,
-// each an options struct plus a run function, with I/O streams and clients
-// injected so every command is tested in-process without a terminal. The
-// commands only wire library calls together; AWS logic lives in the public
-// packages.
 package cli
 
 import (

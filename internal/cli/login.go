@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"slices"
-	"strings"
 	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/rolehop/rolehop/awsfile"
+	"github.com/rolehop/rolehop/fanout"
+	"github.com/rolehop/rolehop/internal/duration"
+	"github.com/rolehop/rolehop/internal/login"
 	"github.com/rolehop/rolehop/internal/settings"
 	"github.com/rolehop/rolehop/saml"
 	"github.com/rolehop/rolehop/saml/idp"
@@ -27,14 +26,14 @@ import (
 // is given: the account's alias (its ID when it has none) and the role name.
 const DefaultProfileTemplate = "{{.Alias}}-{{.Role}}"
 
-// DefaultParallel bounds the STS calls login --all makes at once.
-const DefaultParallel = 16
-
 // samlSession is what login and roles need of a *session.SAML.
 type samlSession interface {
 	Roles(ctx context.Context) ([]saml.Role, error)
 	CredentialsForRole(ctx context.Context, role saml.Role) (aws.Credentials, error)
 }
+
+// NewSessionFunc builds the SAML session of a resolved login profile.
+type NewSessionFunc func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error)
 
 // idpOptions are the flags login and roles share: which IdP, who logs in.
 type idpOptions struct {
@@ -46,32 +45,33 @@ type idpOptions struct {
 	Keyring       bool   // --keyring
 	CacheSAML     bool   // --cache-saml
 	Sort          string // --sort: account or role
-	Duration      string // --duration, as typed
-	Region        string // --region
+}
+
+// overrides are the settings the flags set.
+func (o *idpOptions) overrides() settings.Overrides {
+	return settings.Overrides{Login: o.Login, IdP: o.IdP, URL: o.IdPURL, Username: o.Username, Keyring: o.Keyring, Sort: o.Sort}
 }
 
 // LoginOptions are the inputs of `rolehop login`.
 type LoginOptions struct {
-	IO     *IOStreams
+	F      *Factory
 	Logger *slog.Logger
 
-	// SettingsPath is the settings file; "" means settings.DefaultPath().
-	SettingsPath string
-	// Getenv reads the environment (ROLEHOP_*); nil means os.Getenv.
-	Getenv func(string) string
 	// CredentialsFile and ConfigFile are the AWS files written; "" means the
 	// SDK's (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, ~/.aws/...).
 	CredentialsFile, ConfigFile string
-	// NewSession builds the SAML session from the merged login profile;
-	// nil means settings.NewSAMLProvider.
-	NewSession func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error)
-	// Now and After drive --keep-fresh and --loop; nil means the wall clock.
-	Now   func() time.Time
+	// NewSession builds the SAML session from the resolved login profile;
+	// nil means login.NewSAML (with the assertion cache for --cache-saml).
+	NewSession NewSessionFunc
+	// After drives --keep-fresh and --loop; nil means time.After.
 	After func(time.Duration) <-chan time.Time
-	// Parallel bounds concurrent STS calls for --all; 0 means DefaultParallel.
+	// Parallel bounds concurrent STS calls for --all; 0 means
+	// fanout.DefaultParallel.
 	Parallel int
 
 	idpOptions
+	Duration        string // --duration, as typed
+	Region          string // --region
 	Account         string
 	Role            string
 	All             bool
@@ -95,8 +95,10 @@ func addIdPFlags(cmd *cobra.Command, o *idpOptions) {
 	f.StringVar(&o.Sort, "sort", "", "order of roles: account or role (ROLEHOP_SORT)")
 }
 
-func newLoginCmd(g *globals) *cobra.Command {
-	opts := &LoginOptions{IO: g.io}
+// NewCmdLogin builds `rolehop login`; runF, when not nil, runs instead of
+// the command.
+func NewCmdLogin(f *Factory, runF func(*LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in through a SAML IdP and write temporary credentials to AWS profiles",
@@ -116,24 +118,27 @@ func newLoginCmd(g *globals) *cobra.Command {
 			"5 STS failed, 6 an AWS file could not be read or written.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Logger = g.logger()
+			opts.Logger = f.Logger()
+			if runF != nil {
+				return runF(opts)
+			}
 			return runLogin(cmd.Context(), opts)
 		},
 	}
 	addIdPFlags(cmd, &opts.idpOptions)
-	f := cmd.Flags()
+	fl := cmd.Flags()
 	// Only login uses these two (roles asks STS for nothing).
-	f.StringVar(&opts.Duration, "duration", "", "session duration, 15m to 12h (e.g. 1h, 3600; default 1h; ROLEHOP_DURATION)")
-	f.StringVar(&opts.Region, "region", "", "region written to the config profile (ROLEHOP_REGION)")
-	f.StringVar(&opts.Account, "account", "", "AWS account ID of the role (ROLEHOP_ACCOUNT)")
-	f.StringVar(&opts.Role, "role", "", "role name (ROLEHOP_ROLE)")
-	f.BoolVar(&opts.All, "all", false, "write credentials for every role in the assertion")
-	f.StringVar(&opts.Profile, "profile", "", "AWS profile to write (ROLEHOP_PROFILE; default from --profile-template)")
-	f.StringVar(&opts.ProfileTemplate, "profile-template", "", "profile name template (default "+DefaultProfileTemplate+")")
-	f.StringVar(&opts.Output, "output", "", "AWS CLI output format written to the config profile (json, text, table, yaml, yaml-stream)")
-	f.BoolVar(&opts.KeepFresh, "keep-fresh", false, "keep running and refresh the profiles before they expire (Ctrl-C to stop)")
-	f.IntVar(&opts.Loop, "loop", 0, "refresh the profiles N more times, every --every")
-	f.DurationVar(&opts.Every, "every", 0, "interval of --loop (e.g. 30m)")
+	fl.StringVar(&opts.Duration, "duration", "", "session duration, 15m to 12h (e.g. 1h, 3600; default 1h; ROLEHOP_DURATION)")
+	fl.StringVar(&opts.Region, "region", "", "region written to the config profile (ROLEHOP_REGION)")
+	fl.StringVar(&opts.Account, "account", "", "AWS account ID of the role (ROLEHOP_ACCOUNT)")
+	fl.StringVar(&opts.Role, "role", "", "role name (ROLEHOP_ROLE)")
+	fl.BoolVar(&opts.All, "all", false, "write credentials for every role in the assertion")
+	fl.StringVar(&opts.Profile, "profile", "", "AWS profile to write (ROLEHOP_PROFILE; default from --profile-template)")
+	fl.StringVar(&opts.ProfileTemplate, "profile-template", "", "profile name template (default "+DefaultProfileTemplate+")")
+	fl.StringVar(&opts.Output, "output", "", "AWS CLI output format written to the config profile (json, text, table, yaml, yaml-stream)")
+	fl.BoolVar(&opts.KeepFresh, "keep-fresh", false, "keep running and refresh the profiles before they expire (Ctrl-C to stop)")
+	fl.IntVar(&opts.Loop, "loop", 0, "refresh the profiles N more times, every --every")
+	fl.DurationVar(&opts.Every, "every", 0, "interval of --loop (e.g. 30m)")
 	return cmd
 }
 
@@ -141,7 +146,7 @@ func newLoginCmd(g *globals) *cobra.Command {
 type written struct {
 	role    saml.Role
 	profile string
-	expires time.Time
+	creds   aws.Credentials
 	issued  time.Time
 }
 
@@ -156,13 +161,6 @@ type loginRun struct {
 	tmpl     *template.Template
 	credPath string
 	cfgPath  string
-}
-
-func (o *LoginOptions) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
-	}
-	return time.Now()
 }
 
 func (o *LoginOptions) after(d time.Duration) <-chan time.Time {
@@ -206,72 +204,18 @@ func runLogin(ctx context.Context, opts *LoginOptions) error {
 	return nil
 }
 
-// resolveLogin merges defaults, login profile, environment and flags, and
-// checks everything that needs no network.
-func resolveLogin(o *idpOptions, settingsPath string, getenv func(string) string) (settings.LoginProfile, error) {
-	if getenv == nil {
-		getenv = os.Getenv
+// resolveLogin resolves the login profile for the IdP flags and the
+// environment (settings.Resolve), with the checks that need the flags.
+func resolveLogin(f *Factory, o *idpOptions, more func(*settings.Overrides) error) (settings.LoginProfile, error) {
+	ov := o.overrides()
+	if more != nil {
+		if err := more(&ov); err != nil {
+			return settings.LoginProfile{}, err
+		}
 	}
-	file, err := settings.Load(settingsPath)
+	lp, err := settings.Resolve(f.SettingsPath, f.getenv, ov)
 	if err != nil {
-		if errors.Is(err, settings.ErrInvalid) {
-			return settings.LoginProfile{}, usageError(err)
-		}
-		return settings.LoginProfile{}, &ExitError{Code: ExitFile, Err: err}
-	}
-	name := o.Login
-	if name == "" {
-		name = getenv(settings.EnvLogin)
-	}
-	lp, err := file.Login(name)
-	if err != nil {
-		return lp, usageError(err)
-	}
-	if err := lp.ApplyEnv(getenv); err != nil {
-		return lp, usageError(err)
-	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&lp.URL, o.IdPURL)
-	set(&lp.IdP, strings.ToLower(o.IdP))
-	set(&lp.Username, o.Username)
-	set(&lp.Sort, o.Sort)
-	set(&lp.Region, o.Region)
-	if o.Keyring {
-		lp.Keyring = true
-	}
-	if o.Duration != "" {
-		d, err := settings.ParseDuration(o.Duration)
-		if err != nil {
-			return lp, usageError(fmt.Errorf("--duration: %w", err))
-		}
-		lp.Duration = d
-	}
-	if lp.Duration == 0 {
-		lp.Duration = time.Hour
-	}
-	if lp.Duration < session.MinDuration || lp.Duration > session.MaxDuration {
-		return lp, usageError(fmt.Errorf("duration %s out of range: use 15m to 12h (900 to 43200 seconds)", lp.Duration))
-	}
-	switch lp.IdP {
-	case "":
-		lp.IdP = settings.IdPForm
-	case settings.IdPForm, settings.IdPADFS, settings.IdPOneLogin:
-	default:
-		return lp, usageError(fmt.Errorf("--idp %q: want form, adfs or onelogin", lp.IdP))
-	}
-	switch lp.Sort {
-	case "":
-		lp.Sort = settings.SortAccount
-	case settings.SortAccount, settings.SortRole:
-	default:
-		return lp, usageError(fmt.Errorf("--sort %q: want account or role", lp.Sort))
-	}
-	if lp.URL == "" && lp.IdP != settings.IdPOneLogin {
-		return lp, usageError(errors.New("no idp url: pass --idp-url, set ROLEHOP_IDP_URL, or name a login profile with --login"))
+		return lp, settingsError(err)
 	}
 	if o.PasswordStdin && lp.Username == "" {
 		return lp, usageError(errors.New("--password-stdin needs a username: pass --username or set it in the login profile"))
@@ -282,38 +226,29 @@ func resolveLogin(o *idpOptions, settingsPath string, getenv func(string) string
 // prepare checks every input before any network call.
 func (r *loginRun) prepare() error {
 	o := r.opts
-	lp, err := resolveLogin(&o.idpOptions, o.SettingsPath, o.Getenv)
+	if o.All && o.Profile != "" {
+		return usageError(errors.New("--all writes one profile per role: use --profile-template instead of --profile"))
+	}
+	lp, err := resolveLogin(o.F, &o.idpOptions, func(ov *settings.Overrides) error {
+		if o.Duration != "" {
+			d, err := duration.Parse(o.Duration)
+			if err != nil {
+				return usageError(fmt.Errorf("--duration: %w", err))
+			}
+			ov.Duration = d
+		}
+		ov.Region, ov.Account, ov.Role, ov.Profile, ov.Output, ov.ProfileTemplate =
+			o.Region, o.Account, o.Role, o.Profile, o.Output, o.ProfileTemplate
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&lp.Account, o.Account)
-	set(&lp.Role, o.Role)
-	set(&lp.Profile, o.Profile)
-	set(&lp.Output, o.Output)
-	set(&lp.ProfileTemplate, o.ProfileTemplate)
 	if o.All {
 		// --all writes every role; the profile names come from the template.
-		if o.Profile != "" {
-			return usageError(errors.New("--all writes one profile per role: use --profile-template instead of --profile"))
-		}
 		lp.Profile = ""
 	}
 	r.lp = lp
-	if lp.Account != "" {
-		if err := session.ValidateAccountID(lp.Account); err != nil {
-			return usageError(fmt.Errorf("--account %q: want a 12-digit AWS account ID", lp.Account))
-		}
-	}
-	switch lp.Output {
-	case "", "json", "text", "table", "yaml", "yaml-stream":
-	default:
-		return usageError(fmt.Errorf("--output %q: want json, text, table, yaml or yaml-stream", lp.Output))
-	}
 	if o.KeepFresh && o.Loop > 0 {
 		return usageError(errors.New("--keep-fresh and --loop are alternatives: pass one"))
 	}
@@ -325,10 +260,7 @@ func (r *loginRun) prepare() error {
 	}
 	r.aliases, err = settings.LoadAccounts(lp.AccountsFile)
 	if err != nil {
-		if errors.Is(err, settings.ErrInvalid) {
-			return usageError(err)
-		}
-		return &ExitError{Code: ExitFile, Err: err}
+		return settingsError(err)
 	}
 	// The AWS files must be readable and well formed before we log in: a
 	// malformed file is never rewritten.
@@ -374,19 +306,15 @@ func fileError(err error) error {
 }
 
 // openSession builds the prompter and the SAML session.
-func openSession(ctx context.Context, ios *IOStreams, lp settings.LoginProfile, o *idpOptions, log *slog.Logger,
-	newSession func(context.Context, settings.LoginProfile, idp.Prompter, *slog.Logger) (samlSession, error),
+func openSession(ctx context.Context, f *Factory, lp settings.LoginProfile, o *idpOptions, log *slog.Logger,
+	newSession NewSessionFunc,
 ) (samlSession, *terminalPrompter, error) {
-	p := &terminalPrompter{io: ios, username: lp.Username, passwordStdin: o.PasswordStdin}
-	if lp.Keyring {
-		ks, err := openKeyring(lp.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		p.keyring = ks
+	p, err := newPrompter(f.IO, lp, o.PasswordStdin)
+	if err != nil {
+		return nil, nil, err
 	}
 	if newSession == nil {
-		newSession = defaultNewSession(o.CacheSAML)
+		newSession = defaultNewSession(f, o.CacheSAML)
 	}
 	s, err := newSession(ctx, lp, p, log)
 	if err != nil {
@@ -396,12 +324,29 @@ func openSession(ctx context.Context, ios *IOStreams, lp settings.LoginProfile, 
 }
 
 func (r *loginRun) open(ctx context.Context) error {
-	s, p, err := openSession(ctx, r.opts.IO, r.lp, &r.opts.idpOptions, r.log, r.opts.NewSession)
+	s, p, err := openSession(ctx, r.opts.F, r.lp, &r.opts.idpOptions, r.log, r.opts.NewSession)
 	if err != nil {
 		return err
 	}
 	r.sess, r.prompter = s, p
 	return nil
+}
+
+// defaultNewSession builds a session.SAML from the login profile, with the
+// on-disk assertion cache when cacheSAML is set.
+func defaultNewSession(f *Factory, cacheSAML bool) NewSessionFunc {
+	return func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error) {
+		var extra []func(*session.SAMLOptions)
+		if cacheSAML {
+			c, err := settings.NewAssertionCache(lp.Name)
+			if err != nil {
+				return nil, err
+			}
+			c.Logger = log
+			extra = append(extra, func(o *session.SAMLOptions) { o.AssertionStore = c })
+		}
+		return login.NewSAML(lp, p, log, f.getenv, extra...)
+	}
 }
 
 // loginError maps an error of the IdP login to its exit code and a hint.
@@ -410,7 +355,7 @@ func loginError(err error, p *terminalPrompter) error {
 	switch {
 	case errors.As(err, &ee):
 		return err
-	case errors.Is(err, idp.ErrAccessDenied) || errors.Is(err, session.ErrIdPAccessDenied):
+	case errors.Is(err, session.ErrIdPAccessDenied):
 		if p != nil {
 			p.forgetPassword()
 		}
@@ -418,7 +363,7 @@ func loginError(err error, p *terminalPrompter) error {
 		return &ExitError{Code: ExitIdPRejected, Err: err}
 	case errors.Is(err, idp.ErrMFARequired):
 		return &ExitError{Code: ExitIdPRejected, Err: err}
-	case errors.Is(err, idp.ErrNoAssertion) || errors.Is(err, session.ErrNoAssertion):
+	case errors.Is(err, session.ErrNoAssertion):
 		return &ExitError{Code: ExitIdPRejected, Err: fmt.Errorf("%w; check the idp url (it must be the idp-initiated sign-on url for urn:amazon:webservices)", err)}
 	case errors.Is(err, idp.ErrIdP):
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w; check the idp url and that the idp is reachable", err)}
@@ -426,177 +371,25 @@ func loginError(err error, p *terminalPrompter) error {
 	return err
 }
 
-// roles logs in (or reuses a live assertion) and returns the granted roles,
-// sorted as asked.
-func (r *loginRun) roles(ctx context.Context) ([]saml.Role, error) {
-	roles, err := r.sess.Roles(ctx)
+// grantedRoles logs in (or reuses a live assertion), remembers a typed
+// password in the keyring, and returns the granted roles sorted as asked.
+func grantedRoles(ctx context.Context, f *Factory, s samlSession, p *terminalPrompter, sortBy string) ([]saml.Role, error) {
+	roles, err := s.Roles(ctx)
 	if err != nil {
-		return nil, loginError(err, r.prompter)
+		return nil, loginError(err, p)
 	}
-	if err := r.prompter.rememberPassword(); err != nil {
-		fmt.Fprintf(r.opts.IO.ErrOut, "rolehop: %s\n", OneLine(err))
+	if err := p.rememberPassword(); err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "rolehop: %s\n", OneLine(err))
 	}
 	if len(roles) == 0 {
 		return nil, &ExitError{Code: ExitRoleNotFound, Err: errors.New("the idp granted no aws roles to this user; ask its administrator for a role")}
 	}
-	sortRoles(roles, r.lp.Sort)
+	sortRoles(roles, sortBy)
 	return roles, nil
 }
 
-// sortRoles orders roles by account then role name, or by role name then
-// account.
-func sortRoles(roles []saml.Role, by string) {
-	slices.SortStableFunc(roles, func(a, b saml.Role) int {
-		ka := []string{a.AccountID(), strings.ToLower(a.Name()), a.RoleARN}
-		kb := []string{b.AccountID(), strings.ToLower(b.Name()), b.RoleARN}
-		if by == settings.SortRole {
-			ka[0], ka[1] = ka[1], ka[0]
-			kb[0], kb[1] = kb[1], kb[0]
-		}
-		return slices.Compare(ka, kb)
-	})
-}
-
-// choose picks the roles to write.
-func (r *loginRun) choose(ctx context.Context, roles []saml.Role) ([]saml.Role, error) {
-	acct, name := r.lp.Account, r.lp.Role
-	var matched []saml.Role
-	for _, ro := range roles {
-		if (acct == "" || ro.AccountID() == acct) && (name == "" || strings.EqualFold(ro.Name(), name) ||
-			strings.EqualFold(ro.RoleARN[strings.Index(ro.RoleARN, ":role/")+len(":role/"):], name)) {
-			matched = append(matched, ro)
-		}
-	}
-	granted := roleList(roles, r.aliases)
-	if r.opts.All {
-		if len(matched) == 0 {
-			return nil, notGranted(acct, name, granted)
-		}
-		return matched, nil
-	}
-	switch {
-	case len(matched) == 1:
-		return matched, nil
-	case len(matched) == 0:
-		return nil, notGranted(acct, name, granted)
-	case acct != "" && name != "":
-		// The same role through two saml-providers: the first one.
-		return matched[:1], nil
-	case acct != "":
-		return nil, usageError(fmt.Errorf("account %s has %d roles (%s): pass --role", acct, len(matched), roleList(matched, r.aliases)))
-	case name != "":
-		return nil, usageError(fmt.Errorf("role %s is granted in %d accounts (%s): pass --account", name, len(matched), roleList(matched, r.aliases)))
-	}
-	if !r.opts.IO.InTerminal || !r.opts.IO.ErrTerminal {
-		return nil, usageError(fmt.Errorf("%d roles granted (%s): pass --account and --role, or --all", len(roles), granted))
-	}
-	ro, err := pickRole(ctx, r.opts.IO, roles, r.aliases)
-	if err != nil {
-		return nil, err
-	}
-	return []saml.Role{ro}, nil
-}
-
-func notGranted(acct, name, granted string) error {
-	what := "role " + name + " in account " + acct
-	switch {
-	case acct == "":
-		what = "role " + name
-	case name == "":
-		what = "account " + acct
-	}
-	return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("%s is not granted to this user; granted: %s (see rolehop roles)", what, granted)}
-}
-
-// prepareTemplate parses the profile name template ("" is the default)
-// and tries it on a sample role.
-func (r *loginRun) prepareTemplate(text string) error {
-	if text == "" {
-		text = DefaultProfileTemplate
-	}
-	t, err := template.New("profile").Option("missingkey=error").Parse(text)
-	if err != nil {
-		return usageError(fmt.Errorf("--profile-template: %w", err))
-	}
-	r.tmpl = t
-	_, err = r.profileName(saml.Role{RoleARN: "arn:aws:iam::111111111111:role/R"})
-	return err
-}
-
-// profileData are the fields of --profile-template.
-type profileData struct {
-	Alias, Account, Role, RoleARN, Login string
-}
-
-func (r *loginRun) profileName(ro saml.Role) (string, error) {
-	alias := r.aliases[ro.AccountID()]
-	if alias == "" {
-		alias = ro.AccountID()
-	}
-	var b strings.Builder
-	err := r.tmpl.Execute(&b, profileData{Alias: alias, Account: ro.AccountID(), Role: ro.Name(), RoleARN: ro.RoleARN, Login: r.lp.Name})
-	if err != nil {
-		return "", usageError(fmt.Errorf("--profile-template: %w", err))
-	}
-	name := strings.TrimSpace(b.String())
-	if name == "" || strings.ContainsAny(name, "[]\r\n") {
-		return "", usageError(fmt.Errorf("--profile-template gives the profile name %q: it must be non-empty without brackets or line breaks", name))
-	}
-	return name, nil
-}
-
-// target is a role and the profile it is written to.
-type target struct {
-	role    saml.Role
-	profile string
-}
-
-func (r *loginRun) profiles(roles []saml.Role) ([]target, error) {
-	out := make([]target, 0, len(roles))
-	seen := map[string]saml.Role{}
-	for _, ro := range roles {
-		name := r.lp.Profile
-		if name == "" || len(roles) > 1 {
-			var err error
-			if name, err = r.profileName(ro); err != nil {
-				return nil, err
-			}
-		}
-		if prev, dup := seen[name]; dup {
-			if prev.RoleARN == ro.RoleARN {
-				continue
-			}
-			return nil, usageError(fmt.Errorf("--profile-template gives %q for both %s and %s: include {{.Account}} or {{.Role}}", name, prev.RoleARN, ro.RoleARN))
-		}
-		seen[name] = ro
-		out = append(out, target{role: ro, profile: name})
-	}
-	return out, nil
-}
-
-// fetchCredentials gets credentials for every target, at most parallel at
-// once, and returns them in target order; any failure fails the whole.
-func fetchCredentials(ctx context.Context, s samlSession, targets []target, parallel int) ([]aws.Credentials, error) {
-	if parallel <= 0 {
-		parallel = DefaultParallel
-	}
-	creds := make([]aws.Credentials, len(targets))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallel)
-	for i, t := range targets {
-		g.Go(func() error {
-			c, err := s.CredentialsForRole(gctx, t.role)
-			if err != nil {
-				return fmt.Errorf("%s: %w", t.role.RoleARN, err)
-			}
-			creds[i] = c
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return creds, nil
+func (r *loginRun) roles(ctx context.Context) ([]saml.Role, error) {
+	return grantedRoles(ctx, r.opts.F, r.sess, r.prompter, r.lp.Sort)
 }
 
 // stsError maps a failed credentials fetch to its exit code.
@@ -613,37 +406,46 @@ func stsError(err error, p *terminalPrompter) error {
 	return &ExitError{Code: ExitAWS, Err: fmt.Errorf("%w; check the sts endpoint and the role's trust policy", err)}
 }
 
+// fetchCredentials gets credentials for every target through fanout (at
+// most Parallel at once), in target order; any failure fails the whole.
+func (r *loginRun) fetchCredentials(ctx context.Context, targets []target) ([]aws.Credentials, error) {
+	results := fanout.Map(ctx, targets, func(ctx context.Context, t target) (aws.Credentials, error) {
+		return r.sess.CredentialsForRole(ctx, t.role)
+	}, fanout.Options{Parallel: r.opts.Parallel})
+	creds := make([]aws.Credentials, len(targets))
+	for i, res := range results {
+		if res.Err != nil {
+			return nil, fmt.Errorf("%s: %w", targets[i].role.RoleARN, res.Err)
+		}
+		creds[i] = res.Value
+	}
+	return creds, nil
+}
+
 // writeProfiles writes every credential in one credentials-file update, then
 // region/output in one config-file update.
-func writeProfiles(ctx context.Context, credPath, cfgPath string, lp settings.LoginProfile, targets []target, creds []aws.Credentials, log *slog.Logger) error {
+func (r *loginRun) writeProfiles(ctx context.Context, targets []target, creds []aws.Credentials) error {
 	credUpdates := make([]awsfile.Update, len(targets))
 	var cfgUpdates []awsfile.Update
 	cfgSet := map[string]string{}
-	if lp.Region != "" {
-		cfgSet[awsfile.KeyRegion] = lp.Region
+	if r.lp.Region != "" {
+		cfgSet[awsfile.KeyRegion] = r.lp.Region
 	}
-	if lp.Output != "" {
-		cfgSet[awsfile.KeyOutput] = lp.Output
+	if r.lp.Output != "" {
+		cfgSet[awsfile.KeyOutput] = r.lp.Output
 	}
 	for i, t := range targets {
-		set := awsfile.CredentialValues(creds[i])
-		var unset []string
-		for _, k := range []string{awsfile.KeySessionToken, awsfile.KeyExpiration} {
-			if _, ok := set[k]; !ok {
-				unset = append(unset, k)
-			}
-		}
-		credUpdates[i] = awsfile.Update{Profile: t.profile, Set: set, Unset: unset}
+		credUpdates[i] = awsfile.CredentialsUpdate(t.profile, creds[i])
 		if len(cfgSet) > 0 {
 			cfgUpdates = append(cfgUpdates, awsfile.Update{Profile: t.profile, Set: cfgSet})
 		}
 	}
-	cf := &awsfile.File{Path: credPath, Kind: awsfile.Credentials, Logger: log}
+	cf := &awsfile.File{Path: r.credPath, Kind: awsfile.Credentials, Logger: r.log}
 	if err := cf.Apply(ctx, credUpdates...); err != nil {
 		return fileError(err)
 	}
 	if len(cfgUpdates) > 0 {
-		f := &awsfile.File{Path: cfgPath, Kind: awsfile.Config, Logger: log}
+		f := &awsfile.File{Path: r.cfgPath, Kind: awsfile.Config, Logger: r.log}
 		if err := f.Apply(ctx, cfgUpdates...); err != nil {
 			return fileError(err)
 		}
@@ -652,36 +454,33 @@ func writeProfiles(ctx context.Context, credPath, cfgPath string, lp settings.Lo
 }
 
 func (r *loginRun) fetchAndWrite(ctx context.Context, targets []target) ([]written, error) {
-	issued := r.opts.now()
-	creds, err := fetchCredentials(ctx, r.sess, targets, r.opts.Parallel)
+	issued := r.opts.F.now()
+	creds, err := r.fetchCredentials(ctx, targets)
 	if err != nil {
 		return nil, stsError(err, r.prompter)
 	}
-	if err := writeProfiles(ctx, r.credPath, r.cfgPath, r.lp, targets, creds, r.log); err != nil {
+	if err := r.writeProfiles(ctx, targets, creds); err != nil {
 		return nil, err
 	}
 	out := make([]written, len(targets))
 	for i, t := range targets {
-		out[i] = written{role: t.role, profile: t.profile, expires: creds[i].Expires, issued: issued}
+		out[i] = written{role: t.role, profile: t.profile, creds: creds[i], issued: issued}
 		exp := "no expiry"
 		if creds[i].CanExpire {
 			exp = "expires " + creds[i].Expires.UTC().Format("15:04") + " UTC"
 		}
-		fmt.Fprintf(r.opts.IO.ErrOut, "wrote profile %s (%s)\n", t.profile, exp)
+		fmt.Fprintf(r.opts.F.IO.ErrOut, "wrote profile %s (%s)\n", t.profile, exp)
 		r.log.Debug("wrote profile", "profile", t.profile, "role", t.role.RoleARN, "file", r.credPath)
 	}
 	return out, nil
 }
 
-// refreshAt is when a profile is refreshed: a fifth of its lifetime (at least
-// a minute, at most 5 minutes) before it expires.
+// refreshAt is when a written profile is rewritten: the in-memory refresh
+// policy (session.DefaultRefresh: half the lifetime, never within 5 minutes
+// of expiry), the one the session's own cache follows, so a rewrite always
+// gets new credentials.
 func refreshAt(w written) time.Time {
-	life := w.expires.Sub(w.issued)
-	margin := min(max(life/5, time.Minute), session.MinRemaining)
-	if margin >= life {
-		margin = life / 2
-	}
-	return w.expires.Add(-margin)
+	return session.DefaultRefresh.RenewAt(w.issued, w.creds)
 }
 
 // keepFresh refreshes the written profiles: before they expire
@@ -697,7 +496,7 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 		}
 		var wait time.Duration
 		var due []int
-		now := o.now()
+		now := o.F.now()
 		if o.Loop > 0 {
 			wait = o.Every
 			for i := range ws {
@@ -719,7 +518,7 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 		case <-o.after(wait):
 		}
 		if o.Loop == 0 {
-			now = o.now()
+			now = o.F.now()
 			for i, w := range ws {
 				if !now.Before(refreshAt(w)) {
 					due = append(due, i)
@@ -738,7 +537,7 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 			if ExitCode(err) == ExitIdPRejected || ExitCode(err) == ExitFile {
 				return err
 			}
-			fmt.Fprintf(o.IO.ErrOut, "rolehop: refresh failed: %s; retrying in a minute\n", OneLine(err))
+			fmt.Fprintf(o.F.IO.ErrOut, "rolehop: refresh failed: %s; retrying in a minute\n", OneLine(err))
 			select {
 			case <-ctx.Done():
 				return nil
@@ -748,29 +547,12 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 		}
 		minWait = 0
 		for j, i := range due {
-			if !fresh[j].expires.After(ws[i].expires) {
+			if !fresh[j].creds.Expires.After(ws[i].creds.Expires) {
 				// The same credentials again (still cached): do not spin.
 				minWait = time.Minute
 			}
 			ws[i] = fresh[j]
 		}
 		rounds++
-	}
-}
-
-// defaultNewSession builds a session.SAML from the login profile, with the
-// on-disk assertion cache when cacheSAML is set.
-func defaultNewSession(cacheSAML bool) func(context.Context, settings.LoginProfile, idp.Prompter, *slog.Logger) (samlSession, error) {
-	return func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error) {
-		var extra []session.SAMLOption
-		if cacheSAML {
-			c, err := settings.NewAssertionCache(lp.Name)
-			if err != nil {
-				return nil, err
-			}
-			c.Logger = log
-			extra = append(extra, c.Option())
-		}
-		return settings.NewSAMLProvider(ctx, lp, p, log, extra...)
 	}
 }

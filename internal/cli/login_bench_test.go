@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rolehop/rolehop/fanout"
 	"github.com/rolehop/rolehop/internal/settings"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/session"
@@ -46,8 +48,9 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 	for _, bc := range []struct {
 		name     string
 		parallel int
-	}{{"parallel16", DefaultParallel}, {"parallel50", 50}, {"serial", 1}} {
+	}{{"parallel16", fanout.DefaultParallel}, {"parallel50", 50}, {"serial", 1}} {
 		b.Run(bc.name, func(b *testing.B) {
+			ios, _, _, _ := Test()
 			dir := b.TempDir()
 			credsPath, cfgPath := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
 			var total time.Duration
@@ -61,7 +64,8 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 				if err != nil || len(roles) != 50 {
 					b.Fatalf("roles: %d, %v", len(roles), err)
 				}
-				r := &loginRun{lp: settings.LoginProfile{}, aliases: map[string]string{}}
+				r := &loginRun{opts: &LoginOptions{F: NewFactory(ios), Parallel: bc.parallel}, lp: settings.LoginProfile{},
+					aliases: map[string]string{}, sess: s, credPath: credsPath, cfgPath: cfgPath, log: slog.New(slog.DiscardHandler)}
 				if err := r.prepareTemplate(""); err != nil {
 					b.Fatal(err)
 				}
@@ -69,11 +73,7 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				creds, err := fetchCredentials(b.Context(), s, targets, bc.parallel)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := writeProfiles(b.Context(), credsPath, cfgPath, r.lp, targets, creds, nil); err != nil {
+				if _, err := r.fetchAndWrite(b.Context(), targets); err != nil {
 					b.Fatal(err)
 				}
 				total += time.Since(start)

@@ -45,12 +45,19 @@ rolehop_role_arn = arn:aws:iam::222222222222:role/Deploy
 	}
 	t.Setenv("ROLEHOP_CONFIG", conf)
 	logins := 0
-	old := newLoginPrompter
-	newLoginPrompter = func(_ *IOStreams, lp settings.LoginProfile) (idp.Prompter, error) {
+	f := NewFactory(nil)
+	f.LoginPrompter = func(_ *IOStreams, lp settings.LoginProfile) (idp.Prompter, error) {
 		logins++
 		return idp.Fixed{User: lp.Username, Pass: "alicepass"}, nil
 	}
-	t.Cleanup(func() { newLoginPrompter = old })
+	execute := func(t *testing.T, args ...string) (string, string, error) {
+		ios, _, out, errOut := Test()
+		f.IO = ios
+		cmd := NewRootCmd(f, "test")
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), errOut.String(), err
+	}
 
 	out, stderr, err := execute(t, "credential-process", "--profile", "prod")
 	if err != nil {

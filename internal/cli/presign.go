@@ -15,12 +15,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rolehop/rolehop/awsarn"
 	"github.com/rolehop/rolehop/presign"
 )
 
 // PresignOptions are the inputs of `rolehop presign`.
 type PresignOptions struct {
-	IO     *IOStreams
+	F      *Factory
 	Logger *slog.Logger // debug log; nil discards
 
 	Profile     string        // positional P or --profile; "" = AWS_PROFILE/default
@@ -38,8 +39,10 @@ type PresignOptions struct {
 // upload.
 const defaultPostMaxSize = 5 << 30
 
-func newPresignCmd(g *globals) *cobra.Command {
-	opts := &PresignOptions{IO: g.io}
+// NewCmdPresign builds `rolehop presign`; runF, when not nil, runs instead
+// of the command.
+func NewCmdPresign(f *Factory, runF func(*PresignOptions) error) *cobra.Command {
+	opts := &PresignOptions{F: f}
 	var expires lifetimeFlag
 	cmd := &cobra.Command{
 		Use:   "presign [PROFILE] s3://BUCKET/KEY | presign [PROFILE] --post s3://BUCKET/PREFIX/",
@@ -60,7 +63,7 @@ func newPresignCmd(g *globals) *cobra.Command {
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Expires = expires.d
-			opts.Logger = g.logger()
+			opts.Logger = f.Logger()
 			// The last s3:// argument is the target; one other is the profile.
 			var rest []string
 			for _, a := range args {
@@ -78,18 +81,21 @@ func newPresignCmd(g *globals) *cobra.Command {
 				return err
 			}
 			opts.Profile = p
+			if runF != nil {
+				return runF(opts)
+			}
 			return runPresign(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Profile, "profile", "", "AWS profile (instead of the positional PROFILE)")
-	f.StringVarP(&opts.Method, "method", "X", "GET", "HTTP method of the URL: GET or PUT")
-	f.VarP(&expires, "expires", "e", "lifetime of the URL or form, up to 7d (default 15m)")
-	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's)")
-	f.BoolVar(&opts.PathStyle, "path-style", false, "address buckets as ENDPOINT/BUCKET/KEY (MinIO and most custom endpoints)")
-	f.StringVar(&opts.Post, "post", "", "print a browser upload form for s3://BUCKET/PREFIX/ instead of a URL")
-	f.Int64Var(&opts.MaxSize, "max-size", defaultPostMaxSize, "largest upload the --post form accepts, in bytes")
-	f.StringVar(&opts.CurlFile, "curl", "", "with --post: print a curl command line uploading FILE instead of JSON")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Profile, "profile", "", "AWS profile (instead of the positional PROFILE)")
+	fl.StringVarP(&opts.Method, "method", "X", "GET", "HTTP method of the URL: GET or PUT")
+	fl.VarP(&expires, "expires", "e", "lifetime of the URL or form, up to 7d (default 15m)")
+	fl.StringVar(&opts.EndpointURL, "endpoint-url", "", "S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's)")
+	fl.BoolVar(&opts.PathStyle, "path-style", false, "address buckets as ENDPOINT/BUCKET/KEY (MinIO and most custom endpoints)")
+	fl.StringVar(&opts.Post, "post", "", "print a browser upload form for s3://BUCKET/PREFIX/ instead of a URL")
+	fl.Int64Var(&opts.MaxSize, "max-size", defaultPostMaxSize, "largest upload the --post form accepts, in bytes")
+	fl.StringVar(&opts.CurlFile, "curl", "", "with --post: print a curl command line uploading FILE instead of JSON")
 	return cmd
 }
 
@@ -135,26 +141,27 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 		}
 	}
 
-	cfg, err := sdkConfigForProfile(ctx, opts.Profile, log)
+	// Opening the profile fetches its credentials: a clear error here, and
+	// the presigner reuses them.
+	prof, err := openProfile(ctx, opts.F, log, opts.Profile)
 	if err != nil {
 		return err
+	}
+	cfg, err := prof.Config(ctx)
+	if err != nil {
+		return profileError(err)
 	}
 	if opts.EndpointURL != "" {
 		cfg.BaseEndpoint = &opts.EndpointURL
 	}
 	if cfg.Region == "" {
 		// Like the AWS CLI: S3 works without a configured region.
-		cfg.Region = "us-east-1"
-		log.Debug("no region configured; signing for us-east-1")
+		cfg.Region = awsarn.GlobalRegion("")
+		log.Debug("no region configured; signing for " + cfg.Region)
 	}
 	if !pathStyle && cfg.BaseEndpoint != nil && localEndpoint(*cfg.BaseEndpoint) {
 		pathStyle = true
 		log.Debug("path-style addressing for an IP-address or localhost endpoint", "endpoint", *cfg.BaseEndpoint)
-	}
-	// Retrieved here for a clear error; the presigner reuses the SDK's
-	// cached credentials.
-	if _, err := profileCredentials(ctx, cfg, opts.Profile); err != nil {
-		return err
 	}
 	p := presign.New(cfg, presign.Options{UsePathStyle: pathStyle, Logger: log})
 
@@ -164,11 +171,11 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 			return presignError(err)
 		}
 		if opts.CurlFile != "" {
-			if _, err := fmt.Fprintln(opts.IO.Out, curlCommand(form, opts.CurlFile)); err != nil {
+			if _, err := fmt.Fprintln(opts.F.IO.Out, curlCommand(form, opts.CurlFile)); err != nil {
 				return err
 			}
 		} else {
-			enc := json.NewEncoder(opts.IO.Out)
+			enc := json.NewEncoder(opts.F.IO.Out)
 			enc.SetIndent("", "  ")
 			enc.SetEscapeHTML(false)
 			out := struct {
@@ -193,7 +200,7 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 	if err != nil {
 		return presignError(err)
 	}
-	if _, err := fmt.Fprintln(opts.IO.Out, res.URL); err != nil {
+	if _, err := fmt.Fprintln(opts.F.IO.Out, res.URL); err != nil {
 		return err
 	}
 	capNotice(opts, "URL", res.Capped, res.Expires)
@@ -211,7 +218,7 @@ func capNotice(opts *PresignOptions, what string, capped bool, signed time.Durat
 	if asked == 0 {
 		asked = presign.DefaultExpires
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "rolehop: the %s works only until the credentials that signed it expire, at %s (%s, not the %s asked for)\n",
+	fmt.Fprintf(opts.F.IO.ErrOut, "rolehop: the %s works only until the credentials that signed it expire, at %s (%s, not the %s asked for)\n",
 		what, until, shortDuration(signed), shortDuration(asked))
 }
 

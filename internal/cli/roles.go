@@ -9,25 +9,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolehop/rolehop/internal/settings"
-	"github.com/rolehop/rolehop/saml/idp"
 )
 
 // RolesOptions are the inputs of `rolehop roles`.
 type RolesOptions struct {
-	IO     *IOStreams
+	F      *Factory
 	Logger *slog.Logger
-	// SettingsPath is the settings file; "" means settings.DefaultPath().
-	SettingsPath string
-	// Getenv reads the environment (ROLEHOP_*); nil means os.Getenv.
-	Getenv func(string) string
-	// NewSession builds the SAML session; nil means settings.NewSAMLProvider.
-	NewSession func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error)
+	// NewSession builds the SAML session; nil means login.NewSAML.
+	NewSession NewSessionFunc
 
 	idpOptions
 }
 
-func newRolesCmd(g *globals) *cobra.Command {
-	opts := &RolesOptions{IO: g.io}
+// NewCmdRoles builds `rolehop roles`; runF, when not nil, runs instead of
+// the command.
+func NewCmdRoles(f *Factory, runF func(*RolesOptions) error) *cobra.Command {
+	opts := &RolesOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "roles",
 		Short: "List the AWS account/role pairs an IdP login grants, with account aliases",
@@ -36,7 +33,10 @@ func newRolesCmd(g *globals) *cobra.Command {
 			"accounts.yaml), role name and role ARN, sorted by account or by role (--sort).",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Logger = g.logger()
+			opts.Logger = f.Logger()
+			if runF != nil {
+				return runF(opts)
+			}
 			return runRoles(cmd.Context(), opts)
 		},
 	}
@@ -49,30 +49,23 @@ func runRoles(ctx context.Context, opts *RolesOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	lp, err := resolveLogin(&opts.idpOptions, opts.SettingsPath, opts.Getenv)
+	lp, err := resolveLogin(opts.F, &opts.idpOptions, nil)
 	if err != nil {
 		return err
 	}
 	aliases, err := settings.LoadAccounts(lp.AccountsFile)
 	if err != nil {
-		return usageError(err)
+		return settingsError(err)
 	}
-	s, p, err := openSession(ctx, opts.IO, lp, &opts.idpOptions, log, opts.NewSession)
+	s, p, err := openSession(ctx, opts.F, lp, &opts.idpOptions, log, opts.NewSession)
 	if err != nil {
 		return err
 	}
-	roles, err := s.Roles(ctx)
+	roles, err := grantedRoles(ctx, opts.F, s, p, lp.Sort)
 	if err != nil {
-		return loginError(err, p)
+		return err
 	}
-	if err := p.rememberPassword(); err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "rolehop: %s\n", OneLine(err))
-	}
-	if len(roles) == 0 {
-		return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("the idp granted no aws roles to this user; ask its administrator for a role")}
-	}
-	sortRoles(roles, lp.Sort)
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(opts.F.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tALIAS\tROLE\tROLE ARN")
 	seen := map[string]bool{}
 	for _, r := range roles {

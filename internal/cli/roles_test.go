@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolehop/rolehop/awsfile"
+	"github.com/rolehop/rolehop/internal/login"
 	"github.com/rolehop/rolehop/internal/settings"
 	"github.com/rolehop/rolehop/saml/idp"
 	"github.com/rolehop/rolehop/session"
@@ -28,7 +28,7 @@ func TestRolesTableFromALoginProfile(t *testing.T) {
 
 	ios, in, out, errOut := Test()
 	in.WriteString("alicepass\n")
-	cmd := NewRootCmd(ios, "test")
+	cmd := NewRootCmd(NewFactory(ios), "test")
 	cmd.SetArgs([]string{"roles", "--login", "corp", "--password-stdin"})
 	if err := cmd.ExecuteContext(t.Context()); err != nil {
 		t.Fatalf("roles: %v (stderr %q)", err, errOut)
@@ -48,7 +48,7 @@ func TestRolesTableFromALoginProfile(t *testing.T) {
 	// A flag beats the settings file: --sort account.
 	ios, in, out, _ = Test()
 	in.WriteString("alicepass\n")
-	cmd = NewRootCmd(ios, "test")
+	cmd = NewRootCmd(NewFactory(ios), "test")
 	cmd.SetArgs([]string{"roles", "--login", "corp", "--password-stdin", "--sort", "account"})
 	if err := cmd.ExecuteContext(t.Context()); err != nil {
 		t.Fatal(err)
@@ -60,24 +60,11 @@ func TestRolesTableFromALoginProfile(t *testing.T) {
 	// bob gets only Dev; carol no role at all (exit 4).
 	ios, in, _, _ = Test()
 	in.WriteString("carolpass\n")
-	cmd = NewRootCmd(ios, "test")
+	cmd = NewRootCmd(NewFactory(ios), "test")
 	cmd.SetArgs([]string{"roles", "--login", "corp", "--username", "carol", "--password-stdin"})
 	if err := cmd.ExecuteContext(t.Context()); ExitCode(err) != ExitRoleNotFound {
 		t.Errorf("carol: %v (code %d), want exit 4", err, ExitCode(err))
 	}
-}
-
-// fakeClock is a settable clock; After advances it and fires at once.
-type fakeClock struct {
-	mu    sync.Mutex
-	t     time.Time
-	waits []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
 }
 
 func TestLoginKeepFreshRefreshesBeforeExpiry(t *testing.T) {
@@ -91,13 +78,24 @@ func TestLoginKeepFreshRefreshesBeforeExpiry(t *testing.T) {
 	defer cancel()
 	ios, in, out, errOut := Test()
 	in.WriteString("alicepass\n")
+	var keys []string
+	var expiries []time.Time
+	ios.ErrOut = writerFunc(func(b []byte) (int, error) {
+		c, err := awsfile.ReadProfile(credsPath, awsfile.Credentials, "kf")
+		if err == nil {
+			keys = append(keys, c[awsfile.KeyAccessKeyID])
+			e, _ := time.Parse(time.RFC3339, c[awsfile.KeyExpiration])
+			expiries = append(expiries, e)
+		}
+		return errOut.Write(b)
+	})
+	getenv := func(string) string { return "" }
 	opts := &LoginOptions{
-		IO: ios, SettingsPath: filepath.Join(dir, "none.yaml"), Getenv: func(string) string { return "" },
+		F:               &Factory{IO: ios, SettingsPath: filepath.Join(dir, "none.yaml"), Getenv: getenv, Now: clock.Now},
 		CredentialsFile: credsPath, ConfigFile: filepath.Join(dir, "config"),
 		NewSession: func(ctx context.Context, lp settings.LoginProfile, pr idp.Prompter, log *slog.Logger) (samlSession, error) {
-			return settings.NewSAMLProvider(ctx, lp, pr, log, session.WithClock(clock.Now))
+			return login.NewSAML(lp, pr, log, getenv, func(o *session.SAMLOptions) { o.Now = clock.Now })
 		},
-		Now: clock.Now,
 		After: func(d time.Duration) <-chan time.Time {
 			clock.mu.Lock()
 			defer clock.mu.Unlock()
@@ -114,17 +112,6 @@ func TestLoginKeepFreshRefreshesBeforeExpiry(t *testing.T) {
 		idpOptions: idpOptions{IdPURL: p.idp.AWSLoginURL, Username: "alice", PasswordStdin: true},
 		Account:    acctProd, Role: "Admin", Profile: "kf", KeepFresh: true,
 	}
-	var keys []string
-	var expiries []time.Time
-	opts.IO.ErrOut = writerFunc(func(b []byte) (int, error) {
-		c, err := awsfile.ReadProfile(credsPath, awsfile.Credentials, "kf")
-		if err == nil {
-			keys = append(keys, c[awsfile.KeyAccessKeyID])
-			e, _ := time.Parse(time.RFC3339, c[awsfile.KeyExpiration])
-			expiries = append(expiries, e)
-		}
-		return errOut.Write(b)
-	})
 	if err := runLogin(ctx, opts); err != nil {
 		t.Fatalf("keep-fresh: %v (Ctrl-C must exit 0); stderr %q", err, errOut)
 	}
@@ -147,10 +134,6 @@ func TestLoginKeepFreshRefreshesBeforeExpiry(t *testing.T) {
 		t.Errorf("%d AssumeRoleWithSAML calls, want 3", c)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 func TestLoginCacheSAMLReusesTheAssertion(t *testing.T) {
 	p := newLoginPeers(t, []string{acctProd}, false)

@@ -11,30 +11,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// globals are the root command's settings every command reads.
-type globals struct {
-	io    *IOStreams
-	debug bool
-}
-
-// logger returns a debug logger on ErrOut when --debug is set, a discarding
-// one otherwise.
-// logger is the commands' logger: with --debug every record as text on
-// stderr; otherwise only warnings (an IdP without TLS verification, a corrupt
-// cache file replaced, a clock that disagrees with the IdP's), each as one
-// "rolehop: warning: ..." line on stderr.
-func (g *globals) logger() *slog.Logger {
-	if !g.debug {
-		return slog.New(&noticeHandler{w: g.io.ErrOut, min: slog.LevelWarn})
-	}
-	return slog.New(slog.NewTextHandler(g.io.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// NewRootCmd builds the rolehop command tree on ios. version is printed by
+// NewRootCmd builds the rolehop command tree on f. version is printed by
 // --version. Errors are returned, not printed: the caller prints them and
 // maps them to an exit code with ExitCode.
-func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
-	g := &globals{io: ios}
+func NewRootCmd(f *Factory, version string) *cobra.Command {
+	ios := f.IO
 	root := &cobra.Command{
 		Use:   "rolehop",
 		Short: "Temporary AWS credentials from AWS profiles or a SAML IdP login",
@@ -58,17 +39,17 @@ func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log debug messages to stderr")
+	root.PersistentFlags().BoolVar(&f.debug, "debug", false, "log debug messages to stderr")
 
-	root.AddCommand(newWhoamiCmd(g))
-	root.AddCommand(newLoginCmd(g))
-	root.AddCommand(newRolesCmd(g))
-	root.AddCommand(newConsoleCmd(g))
-	root.AddCommand(newPresignCmd(g))
-	root.AddCommand(newCredentialProcessCmd(g))
-	root.AddCommand(newExecCmd(g))
-	root.AddCommand(newEnvCmd(g))
-	root.AddCommand(newServeCmd(g))
+	root.AddCommand(NewCmdWhoami(f, nil))
+	root.AddCommand(NewCmdLogin(f, nil))
+	root.AddCommand(NewCmdRoles(f, nil))
+	root.AddCommand(NewCmdConsole(f, nil))
+	root.AddCommand(NewCmdPresign(f, nil))
+	root.AddCommand(NewCmdCredentialProcess(f, nil))
+	root.AddCommand(NewCmdExec(f, nil))
+	root.AddCommand(NewCmdEnv(f, nil))
+	root.AddCommand(NewCmdServe(f, nil))
 	return root
 }
 

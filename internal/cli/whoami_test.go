@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -43,16 +42,6 @@ func awsEnv(t *testing.T, srv *stsfake.Server, config, credentials string) strin
 		t.Setenv(k, v)
 	}
 	return dir
-}
-
-// execute runs the root command with args on test streams.
-func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ios, _, out, errOut := Test()
-	cmd := NewRootCmd(ios, "v1.2.3-test")
-	cmd.SetArgs(args)
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
 }
 
 const profiles = `[profile dev]
@@ -137,10 +126,10 @@ func TestWhoamiErrors(t *testing.T) {
 		msg      string
 	}{
 		{"bad output", []string{"whoami", "--output", "yaml"}, "", ExitUsage, `--output "yaml": want json or text`},
-		{"unknown profile", []string{"whoami", "--profile", "nope"}, "", ExitUsage, `aws profile "nope" not found`},
-		{"extra argument", []string{"whoami", "one", "two"}, "", ExitUsage, "at most one PROFILE"},
+		{"unknown profile", []string{"whoami", "--profile", "nope"}, "", ExitUsage, `AWS profile "nope" not found`},
+		{"extra argument", []string{"whoami", "one", "two"}, "", ExitUsage, "at most one profile"},
 		{"unknown positional profile", []string{"whoami", "nope"}, "", ExitUsage, `profile "nope" not found`},
-		{"profile twice", []string{"whoami", "dev", "--profile", "dev"}, "", ExitUsage, "not both"},
+		{"profile twice", []string{"whoami", "dev", "--profile", "base"}, "", ExitUsage, "profile given twice"},
 		{"unknown flag", []string{"whoami", "--bogus"}, "", ExitUsage, "unknown flag: --bogus"},
 		{"unknown command", []string{"whoamii"}, "", ExitUsage, `unknown command "whoamii"`},
 		{"sts denies", []string{"whoami", "--profile", "base"}, "AccessDenied", ExitAWS, "AccessDenied"},

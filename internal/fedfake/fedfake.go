@@ -152,6 +152,14 @@ func (s *Server) issueLocked(kind Kind, life time.Duration) aws.Credentials {
 	return c
 }
 
+// Accept makes the endpoint take temporary credentials issued elsewhere (by
+// the test STS, as AWS's federation endpoint takes any STS session).
+func (s *Server) Accept(c aws.Credentials, kind Kind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[c.AccessKeyID] = &session{secret: c.SecretAccessKey, token: c.SessionToken, kind: kind, expires: c.Expires}
+}
+
 // AddUser makes long-term access keys for IAM user name, usable with STS
 // GetFederationToken and GetCallerIdentity (not with the federation
 // endpoint, like AWS).

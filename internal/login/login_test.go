@@ -48,4 +48,3 @@ func TestNewSAMLProviderValidatesBeforeAnyCall(t *testing.T) {
 		t.Errorf("1m duration: %v", err)
 	}
 }
-

@@ -151,31 +151,31 @@ type rawFile struct {
 }
 
 type rawDefaults struct {
-	Region          string   `yaml:"region"`
+	Region          string        `yaml:"region"`
 	Duration        durationValue `yaml:"duration"`
-	Sort            string   `yaml:"sort"`
-	AccountsFile    string   `yaml:"accounts_file"`
-	Output          string   `yaml:"output"`
-	ProfileTemplate string   `yaml:"profile_template"`
+	Sort            string        `yaml:"sort"`
+	AccountsFile    string        `yaml:"accounts_file"`
+	Output          string        `yaml:"output"`
+	ProfileTemplate string        `yaml:"profile_template"`
 }
 
 type rawLogin struct {
-	IdP             string      `yaml:"idp"`
-	URL             string      `yaml:"url"`
-	Username        string      `yaml:"username"`
-	Keyring         bool        `yaml:"keyring"`
-	Account         string      `yaml:"account"`
-	Role            string      `yaml:"role"`
-	Region          string      `yaml:"region"`
+	IdP             string        `yaml:"idp"`
+	URL             string        `yaml:"url"`
+	Username        string        `yaml:"username"`
+	Keyring         bool          `yaml:"keyring"`
+	Account         string        `yaml:"account"`
+	Role            string        `yaml:"role"`
+	Region          string        `yaml:"region"`
 	Duration        durationValue `yaml:"duration"`
-	Profile         string      `yaml:"profile"`
-	STSEndpoint     string      `yaml:"sts_endpoint"`
-	Output          string      `yaml:"output"`
-	Sort            string      `yaml:"sort"`
-	ProfileTemplate string      `yaml:"profile_template"`
-	Insecure        bool        `yaml:"insecure_skip_verify"`
-	ADFS            rawADFS     `yaml:"adfs"`
-	OneLogin        rawOneLogin `yaml:"onelogin"`
+	Profile         string        `yaml:"profile"`
+	STSEndpoint     string        `yaml:"sts_endpoint"`
+	Output          string        `yaml:"output"`
+	Sort            string        `yaml:"sort"`
+	ProfileTemplate string        `yaml:"profile_template"`
+	Insecure        bool          `yaml:"insecure_skip_verify"`
+	ADFS            rawADFS       `yaml:"adfs"`
+	OneLogin        rawOneLogin   `yaml:"onelogin"`
 }
 
 type rawADFS struct {
@@ -506,5 +506,3 @@ func LoadAccounts(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
-

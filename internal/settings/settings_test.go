@@ -248,7 +248,7 @@ func TestResolveValidatesOnce(t *testing.T) {
 
 func TestLoadRefusesWhatWouldBeSilentlyIgnored(t *testing.T) {
 	for body, want := range map[string]string{
-		"defaults:\n  duration: [1h, 2h]\n":            "not a list or map",
+		"defaults:\n  duration: [1h, 2h]\n":           "not a list or map",
 		"defaults:\n  region: x\n---\ndefaults: {}\n": "second YAML document",
 	} {
 		_, err := Load(writeFile(t, "c.yaml", body))
