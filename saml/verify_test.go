@@ -1,10 +1,8 @@
 package saml
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -15,56 +13,21 @@ import (
 
 	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
-	dsig "github.com/russellhaering/goxmldsig"
-)
 
-// testIdP is a signing key and its certificate from testdata (test-only
-// keys, named "do-not-trust").
-type testIdP struct {
-	key  crypto.Signer
-	cert *x509.Certificate
-}
+	"github.com/rolehop/rolehop/internal/samltest"
+)
 
 var (
 	idpOnce        sync.Once
-	mainIdP, other testIdP
+	mainIdP, other *samltest.IdP
 )
 
-func loadIdP(t testing.TB, path string) testIdP {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var idp testIdP
-	for rest := b; ; {
-		var blk *pem.Block
-		if blk, rest = pem.Decode(rest); blk == nil {
-			break
-		}
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			idp.key = k.(crypto.Signer)
-		case "CERTIFICATE":
-			if idp.cert, err = x509.ParseCertificate(blk.Bytes); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if idp.key == nil || idp.cert == nil {
-		t.Fatalf("%s: want a key and a certificate", path)
-	}
-	return idp
-}
-
-func idps(t testing.TB) (testIdP, testIdP) {
+// idps are the test IdP and a foreign one, from testdata (stable keys, so
+// fuzz corpora stay valid).
+func idps(t testing.TB) (*samltest.IdP, *samltest.IdP) {
 	idpOnce.Do(func() {
-		mainIdP = loadIdP(t, "testdata/test-idp.pem")
-		other = loadIdP(t, "testdata/other-idp.pem")
+		mainIdP = samltest.LoadIdP(t, "testdata/test-idp.pem", tIssuer)
+		other = samltest.LoadIdP(t, "testdata/other-idp.pem", tIssuer)
 	})
 	return mainIdP, other
 }
@@ -84,114 +47,25 @@ var (
 	tNow = t0.Add(30 * time.Second)
 )
 
-// shape describes a crafted SAMLResponse.
-type shape struct {
-	issuer, audience, recipient, destination, nameID, inResponseTo string
-	issue, notBefore, notOnOrAfter                                 time.Time
-	signResponse, signAssertion, sha1                              bool
-	signer                                                         *testIdP
-	assertions                                                     int
-	status                                                         string
-}
-
-func defaultShape(idp *testIdP) shape {
-	return shape{
-		issuer: tIssuer, audience: tAudience, recipient: tRecipient, destination: tRecipient, nameID: "alice",
-		issue: t0, notBefore: t0.Add(-30 * time.Second), notOnOrAfter: t0.Add(5 * time.Minute),
-		signAssertion: true, signResponse: true, signer: idp, assertions: 1,
-		status: "urn:oasis:names:tc:SAML:2.0:status:Success",
+// defaultShape is the valid response the refusal cases alter.
+func defaultShape() samltest.Response {
+	return samltest.Response{
+		IssueInstant: t0,
+		Attributes: append(samltest.AWSAttributes("alice", 3600, "arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/Corp"),
+			samltest.Attribute{Name: "groups", Values: []string{"dev", secretMarker}}),
 	}
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func assertionXML(s shape, id string) string {
-	irt := ""
-	if s.inResponseTo != "" {
-		irt = ` InResponseTo="` + s.inResponseTo + `"`
-	}
-	return `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="` + id + `" Version="2.0" IssueInstant="` + stamp(s.issue) + `">` +
-		`<saml:Issuer>` + s.issuer + `</saml:Issuer>` +
-		`<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">` + s.nameID + `</saml:NameID>` +
-		`<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="` + stamp(s.notOnOrAfter) + `" Recipient="` + s.recipient + `"` + irt + `/></saml:SubjectConfirmation></saml:Subject>` +
-		`<saml:Conditions NotBefore="` + stamp(s.notBefore) + `" NotOnOrAfter="` + stamp(s.notOnOrAfter) + `"><saml:AudienceRestriction><saml:Audience>` + s.audience + `</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-		`<saml:AuthnStatement AuthnInstant="` + stamp(s.issue) + `" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
-		`<saml:AttributeStatement>` +
-		`<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role"><saml:AttributeValue xsi:type="xs:string">arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/Corp</saml:AttributeValue></saml:Attribute>` +
-		`<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute>` +
-		`<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/SessionDuration"><saml:AttributeValue>3600</saml:AttributeValue></saml:Attribute>` +
-		`<saml:Attribute Name="groups"><saml:AttributeValue>dev</saml:AttributeValue><saml:AttributeValue>` + secretMarker + `</saml:AttributeValue></saml:Attribute>` +
-		`</saml:AttributeStatement></saml:Assertion>`
-}
-
-// sign signs el (enveloped, exclusive c14n) and moves the Signature right
-// after the Issuer, where the SAML schema puts it.
-func sign(t testing.TB, el *etree.Element, idp *testIdP, sha1 bool) *etree.Element {
+func craft(t testing.TB, idp *samltest.IdP, r samltest.Response) []byte {
 	t.Helper()
-	ctx, err := dsig.NewSigningContext(idp.key, [][]byte{idp.cert.Raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if sha1 {
-		if err := ctx.SetSignatureMethod(dsig.RSASHA1SignatureMethod); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sig, err := ctx.ConstructSignature(el, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := el.Copy()
-	signed.InsertChildAt(signed.SelectElement("Issuer").Index()+1, sig.Copy())
-	return signed
-}
-
-func parseEl(t testing.TB, x string) *etree.Element {
-	t.Helper()
-	d := etree.NewDocument()
-	if err := d.ReadFromString(x); err != nil {
-		t.Fatal(err)
-	}
-	return d.Root()
-}
-
-// craft returns the SAMLResponse XML s describes.
-func craft(t testing.TB, s shape) []byte {
-	t.Helper()
-	dest := ""
-	if s.destination != "" {
-		dest = ` Destination="` + s.destination + `"`
-	}
-	if s.inResponseTo != "" {
-		dest += ` InResponseTo="` + s.inResponseTo + `"`
-	}
-	resp := parseEl(t, `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_resp1" Version="2.0" IssueInstant="`+
-		stamp(s.issue)+`"`+dest+`><saml:Issuer>`+s.issuer+`</saml:Issuer><samlp:Status><samlp:StatusCode Value="`+s.status+`"/></samlp:Status></samlp:Response>`)
-	for i := range s.assertions {
-		a := parseEl(t, assertionXML(s, fmt.Sprintf("_assert%d", i+1)))
-		if s.signAssertion {
-			a = sign(t, a, s.signer, s.sha1)
-		}
-		resp.AddChild(a)
-	}
-	if s.signResponse {
-		resp = sign(t, resp, s.signer, s.sha1)
-	}
-	d := etree.NewDocument()
-	d.SetRoot(resp)
-	b, err := d.WriteToBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return idp.XML(t, r)
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-func testTrust(idp testIdP) Trust {
+func testTrust(idp *samltest.IdP) Trust {
 	return Trust{
-		Issuer: tIssuer, Certs: []*x509.Certificate{idp.cert},
+		Issuer: tIssuer, Certs: []*x509.Certificate{idp.Cert},
 		Audiences: []string{tAudience, "https://signin.aws.amazon.com/saml"}, Recipients: []string{tRecipient},
 		AllowIdPInitiated: true,
 	}
@@ -214,14 +88,14 @@ func TestVerifyCraftedValid(t *testing.T) {
 		resp, assertIt bool
 	}{{"both signed", true, true}, {"response signed", true, false}, {"assertion signed", false, true}} {
 		t.Run(c.name, func(t *testing.T) {
-			s := defaultShape(&idp)
-			s.signResponse, s.signAssertion = c.resp, c.assertIt
-			r, err := Verify(b64(craft(t, s)), testTrust(idp), tNow)
+			s := defaultShape()
+			s.UnsignedResponse, s.UnsignedAssertion = !c.resp, !c.assertIt
+			r, err := Verify(b64(craft(t, idp, s)), testTrust(idp), tNow)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkSigned(t, r)
-			if !r.NotOnOrAfter.Equal(s.notOnOrAfter) || !r.IssueInstant.Equal(t0) || r.Recipient != tRecipient {
+			if !r.NotOnOrAfter.Equal(t0.Add(5*time.Minute)) || !r.IssueInstant.Equal(t0) || r.Recipient != tRecipient {
 				t.Errorf("times/recipient: %+v", r)
 			}
 		})
@@ -239,9 +113,11 @@ func mutate(t testing.TB, doc []byte, old, new string) []byte {
 
 func TestVerifyRefuses(t *testing.T) {
 	idp, foreign := idps(t)
-	base := defaultShape(&idp)
-	with := func(f func(*shape)) []byte { s := base; f(&s); return craft(t, s) }
-	signedAssertionOnly := with(func(s *shape) { s.signResponse = false })
+	base := defaultShape()
+	with := func(f func(*samltest.Response)) []byte { s := base; f(&s); return craft(t, idp, s) }
+	signedAssertionOnly := with(func(s *samltest.Response) { s.UnsignedResponse = true })
+	evilShape := base
+	evilShape.NameID = "admin"
 
 	// XSW: an unsigned evil assertion in place, the signed one hidden in
 	// the Status's StatusDetail.
@@ -255,15 +131,18 @@ func TestVerifyRefuses(t *testing.T) {
 		root.RemoveChild(orig)
 		detail := root.SelectElement("Status").CreateElement("samlp:StatusDetail")
 		detail.AddChild(orig)
-		evil := parseEl(t, assertionXML(func() shape { s := base; s.nameID = "admin"; return s }(), "_assert1"))
-		root.AddChild(evil)
+		evil := etree.NewDocument()
+		if err := evil.ReadFromString(idp.AssertionXML(evilShape, "_assert1")); err != nil {
+			t.Fatal(err)
+		}
+		root.AddChild(evil.Root())
 		b, _ := d.WriteToBytes()
 		return b
 	}()
 	// XSW: the signed assertion kept, an evil copy with the same ID put
 	// before it (two assertions, first unsigned).
 	cloned := func() []byte {
-		evil := assertionXML(func() shape { s := base; s.nameID = "admin"; return s }(), "_assert1")
+		evil := idp.AssertionXML(evilShape, "_assert1")
 		return mutate(t, signedAssertionOnly, "<saml:Assertion ", evil+"<saml:Assertion ")
 	}()
 
@@ -275,35 +154,38 @@ func TestVerifyRefuses(t *testing.T) {
 		kind  error
 		also  error
 	}{
-		{"unsigned", with(func(s *shape) { s.signResponse, s.signAssertion = false, false }), nil, tNow, ErrSignature, nil},
+		{"unsigned", with(func(s *samltest.Response) { s.UnsignedResponse, s.UnsignedAssertion = true, true }), nil, tNow, ErrSignature, nil},
 		{"attribute altered after signing", mutate(t, signedAssertionOnly, "role/Dev", "role/Admin"), nil, tNow, ErrSignature, crewsaml.ErrInvalidSignature},
-		{"NameID altered in a signed response", mutate(t, with(func(s *shape) { s.signAssertion = false }), ">alice<", ">admin<"), nil, tNow, ErrSignature, nil},
-		{"SHA-1 signature", with(func(s *shape) { s.sha1 = true }), nil, tNow, ErrSignature, crewsaml.ErrUnsupported},
-		{"SHA-1 assertion in unsigned response", with(func(s *shape) { s.sha1, s.signResponse = true, false }), nil, tNow, ErrSignature, crewsaml.ErrUnsupported},
-		{"foreign certificate", with(func(s *shape) { s.signer = &foreign }), nil, tNow, ErrSignature, nil},
-		{"foreign issuer", with(func(s *shape) { s.issuer = "https://evil.example.com/idp" }), nil, tNow, ErrIssuer, nil},
-		{"wrong audience", with(func(s *shape) { s.audience = "https://other-sp.example.com" }), nil, tNow, ErrAudience, nil},
-		{"wrong recipient", with(func(s *shape) { s.recipient = "https://evil.example.com/acs" }), nil, tNow, ErrRecipient, nil},
-		{"wrong destination", with(func(s *shape) { s.destination = "https://evil.example.com/acs" }), nil, tNow, ErrDestination, nil},
+		{"NameID altered in a signed response", mutate(t, with(func(s *samltest.Response) { s.UnsignedAssertion = true }), ">alice<", ">admin<"), nil, tNow, ErrSignature, nil},
+		{"SHA-1 signature", with(func(s *samltest.Response) { s.SHA1 = true }), nil, tNow, ErrSignature, crewsaml.ErrUnsupported},
+		{"SHA-1 assertion in unsigned response", with(func(s *samltest.Response) { s.SHA1, s.UnsignedResponse = true, true }), nil, tNow, ErrSignature, crewsaml.ErrUnsupported},
+		{"foreign certificate", with(func(s *samltest.Response) { s.Signer = foreign }), nil, tNow, ErrSignature, nil},
+		{"foreign issuer", with(func(s *samltest.Response) { s.Issuer = "https://evil.example.com/idp" }), nil, tNow, ErrIssuer, nil},
+		{"wrong audience", with(func(s *samltest.Response) { s.Audience = "https://other-sp.example.com" }), nil, tNow, ErrAudience, nil},
+		{"wrong recipient", with(func(s *samltest.Response) { s.Recipient, s.Destination = "https://evil.example.com/acs", tRecipient }), nil, tNow, ErrRecipient, nil},
+		{"wrong destination", with(func(s *samltest.Response) { s.Destination = "https://evil.example.com/acs" }), nil, tNow, ErrDestination, nil},
 		{"expired", nil, nil, t0.Add(5*time.Minute + DefaultClockSkew), ErrExpired, nil},
 		{"too old", nil, func(tr *Trust) { tr.MaxAge = time.Minute }, t0.Add(61 * time.Second), ErrExpired, nil},
-		{"not yet valid", with(func(s *shape) { s.notBefore = t0.Add(10 * time.Minute) }), nil, tNow, ErrNotYetValid, nil},
+		{"not yet valid", with(func(s *samltest.Response) { s.NotBefore = t0.Add(10 * time.Minute) }), nil, tNow, ErrNotYetValid, nil},
 		{"issued in the future", nil, nil, t0.Add(-DefaultClockSkew - time.Second), ErrNotYetValid, nil},
-		{"two assertions in a signed response", with(func(s *shape) { s.assertions = 2 }), nil, tNow, ErrMalformed, ErrMultipleAssertions},
+		{"two assertions in a signed response", with(func(s *samltest.Response) { s.Assertions = 2 }), nil, tNow, ErrMalformed, ErrMultipleAssertions},
 		{"XSW: signed assertion hidden in StatusDetail", wrapped, nil, tNow, ErrSignature, nil},
 		{"XSW: evil assertion before the signed one", cloned, nil, tNow, ErrMalformed, ErrMultipleAssertions},
 		{"IdP-initiated not allowed", nil, func(tr *Trust) { tr.AllowIdPInitiated = false; tr.RequestIDs = []string{"_req1"} }, tNow, ErrRequestID, nil},
-		{"InResponseTo of another request", with(func(s *shape) { s.inResponseTo = "_other" }), func(tr *Trust) { tr.RequestIDs = []string{"_req1"} }, tNow, ErrRequestID, nil},
-		{"IdP error status", with(func(s *shape) { s.status = "urn:oasis:names:tc:SAML:2.0:status:Responder"; s.assertions = 0 }), nil, tNow, ErrStatus, nil},
+		{"InResponseTo of another request", with(func(s *samltest.Response) { s.InResponseTo = "_other" }), func(tr *Trust) { tr.RequestIDs = []string{"_req1"} }, tNow, ErrRequestID, nil},
+		{"IdP error status", with(func(s *samltest.Response) {
+			s.Status = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+			s.Assertions = -1
+		}), nil, tNow, ErrStatus, nil},
 		{"encrypted", []byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><saml:EncryptedAssertion/></samlp:Response>`), nil, tNow, ErrMalformed, ErrEncryptedAssertion},
-		{"bare assertion", []byte(assertionXML(base, "_a")), nil, tNow, ErrMalformed, nil},
+		{"bare assertion", []byte(idp.AssertionXML(base, "_a")), nil, tNow, ErrMalformed, nil},
 		{"not xml", []byte("not xml at all"), nil, tNow, ErrMalformed, ErrNotXML},
 		{"too large", nil, func(tr *Trust) { tr.MaxSize = 1000 }, tNow, ErrTooLarge, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := c.doc
 			if doc == nil {
-				doc = craft(t, base)
+				doc = craft(t, idp, base)
 			}
 			tr := testTrust(idp)
 			if c.trust != nil {
@@ -339,9 +221,9 @@ func TestVerifyRefuses(t *testing.T) {
 // whole signed text, not its first text node.
 func TestVerifyCommentInjectedNameID(t *testing.T) {
 	idp, _ := idps(t)
-	s := defaultShape(&idp)
-	s.nameID = "alice@example.com.evil.example"
-	doc := craft(t, s)
+	s := defaultShape()
+	s.NameID = "alice@example.com.evil.example"
+	doc := craft(t, idp, s)
 	injected := []byte(strings.ReplaceAll(string(doc), "alice@example.com.evil.example", "alice@example.com<!---->.evil.example"))
 	r, err := Verify(b64(injected), testTrust(idp), tNow)
 	if err != nil {
@@ -369,9 +251,9 @@ func (m *memReplay) Consume(id string, until time.Time) error {
 
 func TestVerifyReplayAndRequestIDs(t *testing.T) {
 	idp, _ := idps(t)
-	s := defaultShape(&idp)
-	s.inResponseTo = "_req1"
-	raw := b64(craft(t, s))
+	s := defaultShape()
+	s.InResponseTo = "_req1"
+	raw := b64(craft(t, idp, s))
 	cache := &memReplay{seen: map[string]time.Time{}}
 	tr := testTrust(idp)
 	tr.AllowIdPInitiated, tr.RequestIDs, tr.Replay = false, []string{"_req0", "_req1"}, cache
@@ -419,9 +301,9 @@ func TestVerifyTrustConfig(t *testing.T) {
 	// AnyIssuer: the certificate alone is the anchor.
 	tr := testTrust(idp)
 	tr.Issuer, tr.AnyIssuer = "", true
-	s := defaultShape(&idp)
-	s.issuer = "https://whoever.example.com"
-	if r, err := Verify(b64(craft(t, s)), tr, tNow); err != nil || r.Issuer != "https://whoever.example.com" {
+	s := defaultShape()
+	s.Issuer = "https://whoever.example.com"
+	if r, err := Verify(b64(craft(t, idp, s)), tr, tNow); err != nil || r.Issuer != "https://whoever.example.com" {
 		t.Fatalf("AnyIssuer: %v", err)
 	}
 }
@@ -459,7 +341,7 @@ func TestVerifyRealSimpleSAMLphpFixture(t *testing.T) {
 		t.Errorf("after NotOnOrAfter: %v", err)
 	}
 	_, foreign := idps(t)
-	tr.Certs = []*x509.Certificate{foreign.cert}
+	tr.Certs = []*x509.Certificate{foreign.Cert}
 	if _, err := Verify(raw, tr, at); !errors.Is(err, ErrSignature) || !errors.Is(err, crewsaml.ErrUntrustedCertificate) {
 		t.Errorf("another IdP's certificate: %v", err)
 	}
@@ -467,15 +349,15 @@ func TestVerifyRealSimpleSAMLphpFixture(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	idp, _ := idps(f)
-	for _, mod := range []func(*shape){
-		func(*shape) {},
-		func(s *shape) { s.signResponse = false },
-		func(s *shape) { s.signAssertion = false },
-		func(s *shape) { s.assertions = 2 },
+	for _, mod := range []func(*samltest.Response){
+		func(*samltest.Response) {},
+		func(s *samltest.Response) { s.UnsignedResponse = true },
+		func(s *samltest.Response) { s.UnsignedAssertion = true },
+		func(s *samltest.Response) { s.Assertions = 2 },
 	} {
-		s := defaultShape(&idp)
+		s := defaultShape()
 		mod(&s)
-		f.Add(craft(f, s))
+		f.Add(craft(f, idp, s))
 	}
 	if b, err := base64.StdEncoding.DecodeString(fixture(f)); err == nil {
 		f.Add(b)
