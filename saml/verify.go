@@ -279,7 +279,7 @@ func Verify(raw string, t Trust, now time.Time) (*Response, error) {
 
 	r, err := fromAssertion(a, clean)
 	if err != nil {
-		return nil, verifyErr(ErrMalformed, "a signed value cannot be read", err)
+		return nil, verifyErr(ErrMalformed, printable(err.Error()), err)
 	}
 	until, err := checkTimes(a, now, skew, maxAge)
 	if err != nil {

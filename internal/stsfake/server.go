@@ -7,8 +7,10 @@
 // It plays what no real peer here can: AssumeRole with AWS's validation (role
 // chaining's 1 hour limit, MaxSessionDuration, required ExternalId and MFA),
 // GetCallerIdentity, AssumeRoleWithSAML (once TrustIdP registers an IdP: the
-// assertion's signature, audience, expiry and role/principal pair are checked
-// as AWS does, and WithMinter can hand out real MinIO credentials), many
+// assertion goes through saml.Verify, rolehop's one SAML verifier on
+// crewjam/saml, with AWS's audiences, sign-in endpoints and 5-minute limit,
+// then the role/principal pair is checked as AWS does; WithMinter can hand
+// out real MinIO credentials), many
 // accounts, AccessDenied, throttling and outages, latency, expired credentials
 // and an injectable clock. Credentials it issues are remembered, so a later
 // call signed with them is attributed to the assumed role (ChainDepth shows
