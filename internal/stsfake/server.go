@@ -98,24 +98,14 @@ type Key struct {
 // accepted (on AWS a key has one secret). New tests should prefer WithKey
 // with a pair of their own.
 var TestKeys = []Key{
-	{"AKIABASE", "secret"},
-	{"AKIABASE", "base-secret"},
-	{"AKIABASE", "s"},
-	{"AKIABASE", "basesecret"},
-	{"AKIABASEEXAMPLE", "base-secret-key"},
-	{"AKIABASEEXAMPLE", "base-secret-do-not-print"},
-	{"AKIABASEKEY", "base-secret"},
-	{"AKIAENVEXAMPLE", "env-secret-do-not-print"},
-	{"AKIABINEXAMPLE", "bin-secret-do-not-print"},
-	{"AKIAEXAMPLE", "secret-do-not-print"},
-	{"AKIAEXAMPLE", "stranger-secret-do-not-print"},
-	{"AKIASEVEN", "seven-secret"},
-	{"AKIAACCOUNT1", "secret-account-1"},
-	{"AKIADEFAULT", "secret-default"},
-	{"AKIADEFAULT", "default-secret"},
-	{"AKIAOTHER", "secret-other"},
-	{"AKIAOTHER", "other-secret"},
-	{"AKIALEGACY", "legacy-secret"},
+	{"AKIABASE", "base-secret"},                     // source, session/profile_test.go
+	{"AKIABASE", "s"},                               // ecsserver
+	{"AKIABASEEXAMPLE", "base-secret-key"},          // session/helpers_test.go baseConfig
+	{"AKIABASEEXAMPLE", "base-secret-do-not-print"}, // internal/cli whoami
+	{"AKIABASEKEY", "base-secret"},                  // internal/cli credential-process
+	{"AKIAENVEXAMPLE", "env-secret-do-not-print"},   // internal/cli whoami (environment)
+	{"AKIABINEXAMPLE", "bin-secret-do-not-print"},   // cmd/rolehop
+	{"AKIASEVEN", "seven-secret"},                   // session/profile_test.go
 }
 
 // WithKey makes the server accept signatures by the long-term key pair

@@ -228,8 +228,8 @@ func TestTestKeysAccepted(t *testing.T) {
 
 func TestAssumeRoleAndCallerIdentityThroughSDK(t *testing.T) {
 	ctx := context.Background()
-	srv := stsfake.NewForTest(t)
-	base := client(srv, "AKIABASE", "secret", "")
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
+	base := client(srv, "AKIASTSFAKE", "stsfake-secret", "")
 	id, err := base.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -313,12 +313,12 @@ func TestExpiredCredentialsRejected(t *testing.T) {
 
 func TestAssumeRoleValidation(t *testing.T) {
 	ctx := context.Background()
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.SetRole("arn:aws:iam::111111111111:role/Ext", stsfake.RoleSettings{ExternalID: "secret-ext"})
 	srv.SetRole("arn:aws:iam::111111111111:role/MFA", stsfake.RoleSettings{RequireMFA: true, TokenCode: "123456"})
 	srv.SetRole("arn:aws:iam::111111111111:role/Short", stsfake.RoleSettings{MaxSessionDuration: time.Hour})
 	srv.Deny("arn:aws:iam::111111111111:role/Denied")
-	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", noRetry)
 	in := func(arn, name string, mod func(*sts.AssumeRoleInput)) *sts.AssumeRoleInput {
 		i := &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(name)}
 		if mod != nil {
@@ -364,9 +364,9 @@ func TestAssumeRoleValidation(t *testing.T) {
 }
 
 func TestThrottlingRecoveredBySDKRetryer(t *testing.T) {
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.FailNext("AssumeRole", 2, "Throttling")
-	c := client(srv, "AKIABASE", "secret", "", func(o *sts.Options) {
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", func(o *sts.Options) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = zeroBackoff{} })
 	})
 	if _, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("ss")}); err != nil {
@@ -382,11 +382,11 @@ type zeroBackoff struct{}
 func (zeroBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
 
 func TestHandleExtension(t *testing.T) {
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.Handle("GetFederationToken", func(w http.ResponseWriter, r *http.Request, form url.Values) {
 		stsfake.WriteError(w, http.StatusForbidden, "AccessDenied", "no federation for "+form.Get("Name"))
 	})
-	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", noRetry)
 	_, err := c.GetFederationToken(context.Background(), &sts.GetFederationTokenInput{Name: aws.String("bob")})
 	if apiCode(t, err) != "AccessDenied" || !strings.Contains(err.Error(), "no federation for bob") {
 		t.Errorf("custom handler: %v", err)
