@@ -466,11 +466,12 @@ func fromCrewjam(err error) *VerifyError {
 	case errors.Is(err, crewsaml.ErrAudienceMismatch):
 		return verifyErr(ErrAudience, "the assertion is not for this audience", err)
 	case errors.Is(err, crewsaml.ErrDestinationMismatch):
-		// crewjam uses one kind for both checks; its message names which.
-		if strings.Contains(err.Error(), "Recipient") {
-			return verifyErr(ErrRecipient, "the SubjectConfirmationData Recipient is not a trusted ACS URL", err)
+		// crewjam uses one kind for both checks; its message starts by
+		// naming which (a prefix the document cannot influence).
+		if strings.HasPrefix(err.Error(), "`Destination`") {
+			return verifyErr(ErrDestination, "the Response Destination is not where it was received", err)
 		}
-		return verifyErr(ErrDestination, "the Response Destination is not where it was received", err)
+		return verifyErr(ErrRecipient, "the SubjectConfirmationData Recipient is not a trusted ACS URL", err)
 	case errors.Is(err, crewsaml.ErrRequestIDMismatch):
 		return verifyErr(ErrRequestID, "InResponseTo names no pending request (or is missing)", err)
 	case errors.As(err, &status):
