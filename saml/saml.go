@@ -44,7 +44,8 @@ const (
 	statusOK    = "urn:oasis:names:tc:SAML:2.0:status:Success"
 )
 
-// Response is what Parse reads from a SAMLResponse.
+// Response is what Parse reads from a SAMLResponse, and what Verify
+// returns once crewjam/saml verified it.
 type Response struct {
 	Issuer          string        // the Assertion's Issuer (the Response's if absent)
 	NameID          string        // Subject NameID
