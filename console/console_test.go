@@ -87,21 +87,24 @@ func TestSigninRoleSession(t *testing.T) {
 }
 
 func TestSessionDurationRules(t *testing.T) {
+	// sent is the SessionDuration parameter the endpoint must receive
+	// ("" for none).
 	cases := []struct {
 		name      string
 		issued    fedfake.Kind
 		kind      console.Kind
 		requested time.Duration
 		notice    bool
+		sent      string
 	}{
-		{"role 12h", fedfake.Role, console.KindRole, 12 * time.Hour, false},
-		{"role 15m", fedfake.Role, console.KindRole, 15 * time.Minute, false},
-		{"role unset", fedfake.Role, console.KindRole, 0, false},
-		{"chained 1h", fedfake.Chained, console.KindChained, time.Hour, false},
-		{"chained 12h clamped", fedfake.Chained, console.KindChained, 12 * time.Hour, true},
-		{"auto chained 2h clamped", fedfake.Chained, console.KindAuto, 2 * time.Hour, true},
-		{"federation token 8h not sent", fedfake.FederationToken, console.KindFederationToken, 8 * time.Hour, true},
-		{"federation token unset", fedfake.FederationToken, console.KindFederationToken, 0, false},
+		{"role 12h", fedfake.Role, console.KindRole, 12 * time.Hour, false, "43200"},
+		{"role 15m", fedfake.Role, console.KindRole, 15 * time.Minute, false, "900"},
+		{"role unset", fedfake.Role, console.KindRole, 0, false, ""},
+		{"chained 1h", fedfake.Chained, console.KindChained, time.Hour, false, "3600"},
+		{"chained 12h clamped", fedfake.Chained, console.KindChained, 12 * time.Hour, true, "3600"},
+		{"auto chained 2h clamped", fedfake.Chained, console.KindAuto, 2 * time.Hour, true, "3600"},
+		{"federation token 8h not sent", fedfake.FederationToken, console.KindFederationToken, 8 * time.Hour, true, ""},
+		{"federation token unset", fedfake.FederationToken, console.KindFederationToken, 0, false, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +119,9 @@ func TestSessionDurationRules(t *testing.T) {
 			}
 			if c := fed.Counts(); c.Rejected != 0 || c.GetSigninToken != 1 {
 				t.Fatalf("counts %+v, rejections %v", c, fed.Rejections())
+			}
+			if reqs := fed.SigninTokenRequests(); len(reqs) != 1 || reqs[0].SessionDuration != tc.sent || reqs[0].Kind != tc.issued {
+				t.Fatalf("getSigninToken requests %+v, want SessionDuration %q for a %v session", reqs, tc.sent, tc.issued)
 			}
 			if got := strings.Contains(buf.String(), "session duration"); got != tc.notice {
 				t.Fatalf("notice logged = %v, want %v: %s", got, tc.notice, buf.String())
@@ -236,15 +242,52 @@ func TestIAMUserKeysGoThroughGetFederationToken(t *testing.T) {
 	}
 }
 
-// rewriteTo sends requests for AWS hosts to a local server instead.
+// TestIAMUserKeysWrongSecretRefused: the STS calls of the IAM-user path
+// are signed with the keys given; the endpoint verifies the signature, so
+// a wrong secret fails at GetCallerIdentity (naming the user) and at
+// GetFederationToken, with AWS's SignatureDoesNotMatch, and no secret in
+// the error.
+func TestIAMUserKeysWrongSecretRefused(t *testing.T) {
+	fed := fedfake.New(t)
+	user := fed.AddUser("alice")
+	wrong := aws.Credentials{AccessKeyID: user.AccessKeyID, SecretAccessKey: "wrong-secret-do-not-print"}
+	for _, tc := range []struct {
+		name, fedName string
+	}{{"GetCallerIdentity", ""}, {"GetFederationToken", "alice@laptop"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := console.SigninURL(t.Context(), wrong, console.Options{
+				FederationURL: fed.URL, FederationName: tc.fedName,
+				HTTPClient: &http.Client{Transport: rewriteTo(fed.STSURL)},
+			})
+			if !errors.Is(err, console.ErrFederationToken) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") ||
+				!strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("err = %v, want a %s SignatureDoesNotMatch", err, tc.name)
+			}
+			assertNoSecret(t, "error", err.Error(), wrong, user)
+		})
+	}
+	if c := fed.Counts(); c.GetFederationToken != 0 || c.GetCallerIdentity != 0 || c.GetSigninToken != 0 {
+		t.Fatalf("a wrongly signed call succeeded: %+v", c)
+	}
+	// The same calls with the right secret pass.
+	if _, err := console.SigninURL(t.Context(), user, console.Options{
+		FederationURL: fed.URL, HTTPClient: &http.Client{Transport: rewriteTo(fed.STSURL)},
+	}); err != nil {
+		t.Fatalf("right secret: %v (rejections %v)", err, fed.Rejections())
+	}
+}
+
+// rewriteTo sends requests for AWS hosts to a local server instead,
+// keeping the Host header the request was signed for (the fake verifies
+// the SigV4 signature, which covers it).
 type rewriteTo string
 
 func (r rewriteTo) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(req.URL.Host, ".amazonaws.com") {
 		u, _ := url.Parse(string(r))
 		req = req.Clone(req.Context())
+		req.Host = req.URL.Host
 		req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
-		req.Host = u.Host
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }

@@ -1,11 +1,20 @@
 // Package saml reads a base64 SAMLResponse as an IdP hands it to AWS
 // sign-in: the AWS Role values (role and principal ARNs, in either order),
-// RoleSessionName, SessionDuration, NameID, Issuer, audiences and the
-// assertion's validity window.
+// RoleSessionName, SessionDuration, SourceIdentity, NameID, Issuer,
+// audiences, every other attribute and the assertion's validity window.
 //
-// Parse does no network I/O and does NOT check signatures: AWS STS (or the
-// broker's verifier) does that. Use the result to pick a role and to know
-// when the assertion expires, never to decide whom to trust.
+// Two ways in, one result type:
+//
+//   - Parse does no network I/O and does NOT check signatures. The CLI uses
+//     it on an assertion it is about to hand to AWS STS, which checks it:
+//     to pick a role and to know when the assertion expires, never to
+//     decide whom to trust.
+//   - Verify is for whoever must trust the assertion itself: the broker
+//     (an SP) and the test STS. It returns the same *Response, but only
+//     after github.com/crewjam/saml checked the XML signature against the
+//     IdP's certificates (SHA-1 refused), the issuer, audience, recipient,
+//     destination, InResponseTo and the validity window. See verify.go for
+//     what rolehop adds to crewjam and why.
 package saml
 
 import (
@@ -26,6 +35,7 @@ const (
 	AttrRole            = "https://aws.amazon.com/SAML/Attributes/Role"
 	AttrRoleSessionName = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
 	AttrSessionDuration = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
+	AttrSourceIdentity  = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
 )
 
 const (
@@ -34,7 +44,8 @@ const (
 	statusOK    = "urn:oasis:names:tc:SAML:2.0:status:Success"
 )
 
-// Response is what Parse reads from a SAMLResponse.
+// Response is what Parse reads from a SAMLResponse, and what Verify
+// returns once crewjam/saml verified it.
 type Response struct {
 	Issuer          string        // the Assertion's Issuer (the Response's if absent)
 	NameID          string        // Subject NameID
@@ -47,6 +58,19 @@ type Response struct {
 	NotOnOrAfter time.Time
 	NotBefore    time.Time // Conditions NotBefore; zero if absent
 	Audiences    []string  // AudienceRestriction/Audience values
+	// SourceIdentity is the AWS SourceIdentity attribute, if any.
+	SourceIdentity string
+	// ID and IssueInstant are the Assertion's (ID is what a replay cache
+	// records).
+	ID           string
+	IssueInstant time.Time
+	// Recipient and InResponseTo are the first SubjectConfirmationData's.
+	Recipient    string
+	InResponseTo string
+	// Attributes holds every attribute by Name (values trimmed, in document
+	// order; a name given twice has its values appended), the AWS ones
+	// included: what a broker reads groups or mail from.
+	Attributes map[string][]string
 	// Raw is the base64 input with whitespace removed: what
 	// AssumeRoleWithSAML takes. It is a bearer secret: never log it.
 	Raw string
@@ -152,8 +176,10 @@ type xmlStatus struct {
 }
 
 type xmlAssertion struct {
-	Issuer  string `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
-	Subject struct {
+	ID           string `xml:"ID,attr"`
+	IssueInstant string `xml:"IssueInstant,attr"`
+	Issuer       string `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
+	Subject      struct {
 		NameID struct {
 			Format string `xml:"Format,attr"`
 			Value  string `xml:",chardata"`
@@ -161,6 +187,8 @@ type xmlAssertion struct {
 		Confirmations []struct {
 			Data struct {
 				NotOnOrAfter string `xml:"NotOnOrAfter,attr"`
+				Recipient    string `xml:"Recipient,attr"`
+				InResponseTo string `xml:"InResponseTo,attr"`
 			} `xml:"urn:oasis:names:tc:SAML:2.0:assertion SubjectConfirmationData"`
 		} `xml:"urn:oasis:names:tc:SAML:2.0:assertion SubjectConfirmation"`
 	} `xml:"urn:oasis:names:tc:SAML:2.0:assertion Subject"`
@@ -246,25 +274,30 @@ func parseXML(raw []byte, clean string) (*Response, error) {
 		Issuer:       strings.TrimSpace(a.Issuer),
 		NameID:       strings.TrimSpace(a.Subject.NameID.Value),
 		NameIDFormat: strings.TrimSpace(a.Subject.NameID.Format),
+		ID:           strings.TrimSpace(a.ID),
 		Raw:          clean,
 	}
 	if r.Issuer == "" {
 		r.Issuer = strings.TrimSpace(issuer)
 	}
 	var err error
+	if r.IssueInstant, err = parseTime("Assertion IssueInstant", a.IssueInstant); err != nil {
+		return nil, err
+	}
 	if r.NotBefore, err = parseTime("Conditions NotBefore", a.Conditions.NotBefore); err != nil {
 		return nil, err
 	}
 	if r.NotOnOrAfter, err = parseTime("Conditions NotOnOrAfter", a.Conditions.NotOnOrAfter); err != nil {
 		return nil, err
 	}
-	for _, c := range a.Subject.Confirmations {
+	for i, c := range a.Subject.Confirmations {
 		t, err := parseTime("SubjectConfirmationData NotOnOrAfter", c.Data.NotOnOrAfter)
 		if err != nil {
 			return nil, err
 		}
-		if !t.IsZero() && (r.NotOnOrAfter.IsZero() || t.Before(r.NotOnOrAfter)) {
-			r.NotOnOrAfter = t
+		r.keepEarliest(t)
+		if i == 0 {
+			r.Recipient, r.InResponseTo = strings.TrimSpace(c.Data.Recipient), strings.TrimSpace(c.Data.InResponseTo)
 		}
 	}
 	for _, ar := range a.Conditions.Restrictions {
@@ -276,32 +309,61 @@ func parseXML(raw []byte, clean string) (*Response, error) {
 	}
 	for _, st := range a.Statements {
 		for _, attr := range st.Attributes {
-			switch strings.TrimSpace(attr.Name) {
-			case AttrRole:
-				for _, v := range attr.Values {
-					role, err := ParseRole(v)
-					if err != nil {
-						return nil, err
-					}
-					r.Roles = append(r.Roles, role)
-				}
-			case AttrRoleSessionName:
-				if len(attr.Values) > 0 {
-					r.RoleSessionName = strings.TrimSpace(attr.Values[0])
-				}
-			case AttrSessionDuration:
-				if len(attr.Values) > 0 {
-					s := strings.TrimSpace(attr.Values[0])
-					n, err := strconv.ParseInt(s, 10, 32)
-					if err != nil || n <= 0 {
-						return nil, parseErr(ErrBadValue, fmt.Sprintf("SessionDuration %q is not a positive number of seconds", trimDetail(s)), err)
-					}
-					r.SessionDuration = time.Duration(n) * time.Second
-				}
+			if err := r.addAttribute(attr.Name, attr.Values); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return r, nil
+}
+
+// keepEarliest lowers NotOnOrAfter to t when t is set and earlier.
+func (r *Response) keepEarliest(t time.Time) {
+	if !t.IsZero() && (r.NotOnOrAfter.IsZero() || t.Before(r.NotOnOrAfter)) {
+		r.NotOnOrAfter = t
+	}
+}
+
+// addAttribute records one Attribute (Parse and Verify both read them
+// through here): every attribute into Attributes, and the AWS ones into
+// their fields.
+func (r *Response) addAttribute(name string, values []string) error {
+	name = strings.TrimSpace(name)
+	trimmed := make([]string, len(values))
+	for i, v := range values {
+		trimmed[i] = strings.TrimSpace(v)
+	}
+	if r.Attributes == nil {
+		r.Attributes = map[string][]string{}
+	}
+	r.Attributes[name] = append(r.Attributes[name], trimmed...)
+	switch name {
+	case AttrRole:
+		for _, v := range values {
+			role, err := ParseRole(v)
+			if err != nil {
+				return err
+			}
+			r.Roles = append(r.Roles, role)
+		}
+	case AttrRoleSessionName:
+		if len(trimmed) > 0 {
+			r.RoleSessionName = trimmed[0]
+		}
+	case AttrSourceIdentity:
+		if len(trimmed) > 0 {
+			r.SourceIdentity = trimmed[0]
+		}
+	case AttrSessionDuration:
+		if len(trimmed) > 0 {
+			n, err := strconv.ParseInt(trimmed[0], 10, 32)
+			if err != nil || n <= 0 {
+				return parseErr(ErrBadValue, fmt.Sprintf("SessionDuration %q is not a positive number of seconds", trimDetail(trimmed[0])), err)
+			}
+			r.SessionDuration = time.Duration(n) * time.Second
+		}
+	}
+	return nil
 }
 
 // accountRE is the 12-digit AWS account ID.

@@ -2,7 +2,7 @@
 # install-peers.sh — install every peer rolehop's tests talk to; idempotent.
 #
 #   Debian packages: simplesamlphp php-cli php-xml php-mbstring xmlsec1
-#                    redis-server awscli python3-boto3 curl hyperfine tmux
+#                    redis-server awscli python3-boto3 curl hyperfine tmux fish
 #                    (apt-get runs only when one of them is missing)
 #   Go binaries:     minio, mc, staticcheck at pinned versions, built with
 #                    `go install` into $ROLEHOP_PEERS_DIR/bin (default
@@ -18,7 +18,7 @@ BIN=$PEERS_DIR/bin
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 STATICCHECK_VERSION=v0.8.2
-APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux)
+APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish)
 
 say() { echo "install-peers: $*"; }
 

@@ -19,16 +19,25 @@
 // absent for GetFederationToken sessions; login with a known, unused,
 // unexpired sign-in token and an https Destination.
 //
-// STS requests (POST, AWS Query protocol) are answered in STS's XML format;
-// their SigV4 signature is required to be present but not verified.
+// STS requests (POST, AWS Query protocol) are answered in STS's XML format
+// and authenticated as AWS does: the SigV4 signature is computed again with
+// the secret of the access key (internal/sigcheck, the AWS SDK's own
+// signer) and compared; an unknown key, a long-term key sent with a token
+// or issued credentials without their own token is InvalidClientTokenId,
+// a wrong signature SignatureDoesNotMatch (HTTP 403, AWS's messages).
+//
+// Every successful getSigninToken is recorded (SigninTokenRequests): the
+// SessionDuration the client sent, if any, and the session's kind.
 package fedfake
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,6 +48,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rolehop/rolehop/internal/sigcheck"
 )
 
 // Kind is how a temporary session was obtained; it decides the
@@ -105,6 +116,15 @@ type Server struct {
 	rejects  []string
 	fedNames []string
 	fedPols  []string
+	signins  []SigninTokenRequest
+}
+
+// SigninTokenRequest is what a successful getSigninToken asked for.
+type SigninTokenRequest struct {
+	// SessionDuration is the parameter as sent; "" when it was not sent.
+	SessionDuration string
+	// Kind is the kind of the session the token was issued for.
+	Kind Kind
 }
 
 // New starts a fake on loopback, closed by t.Cleanup.
@@ -193,6 +213,14 @@ func (s *Server) FederationRequests() (names, policies []string) {
 	return append([]string(nil), s.fedNames...), append([]string(nil), s.fedPols...)
 }
 
+// SigninTokenRequests returns every successful getSigninToken so far, in
+// order: which SessionDuration the client actually sent.
+func (s *Server) SigninTokenRequests() []SigninTokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SigninTokenRequest(nil), s.signins...)
+}
+
 // reject answers 400 the way the federation endpoint does (a short text
 // body) and records why. Caller holds s.mu.
 func (s *Server) reject(w http.ResponseWriter, code int, reason string) {
@@ -279,6 +307,7 @@ func (s *Server) getSigninToken(w http.ResponseWriter, q url.Values) {
 	st := randHex(32)
 	s.tokens[st] = time.Now().Add(15 * time.Minute)
 	s.counts.GetSigninToken++
+	s.signins = append(s.signins, SigninTokenRequest{SessionDuration: q.Get("SessionDuration"), Kind: known.kind})
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"SigninToken": st})
 }
@@ -327,18 +356,56 @@ func (s *Server) stsFail(w http.ResponseWriter, code int, errCode, msg string) {
 	_ = xml.NewEncoder(w).Encode(e)
 }
 
-// callerKey returns the access key ID from a SigV4 Authorization header.
-func callerKey(r *http.Request) string {
-	a := r.Header.Get("Authorization")
-	_, rest, ok := strings.Cut(a, "Credential=")
-	if !strings.HasPrefix(a, "AWS4-HMAC-SHA256 ") || !ok {
-		return ""
+// AWS's answers to an STS request it cannot authenticate.
+const (
+	msgInvalidToken = "The security token included in the request is invalid."
+	msgSigMismatch  = "The request signature we calculated does not match the signature you provided. " +
+		"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+// authenticate verifies the SigV4 signature of an STS request (body
+// already read) and returns the caller's access key ID; on failure it has
+// answered AWS's error. Caller holds s.mu.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, body []byte) (string, bool) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		s.stsFail(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		return "", false
 	}
-	id, _, _ := strings.Cut(rest, "/")
-	return id
+	a, err := sigcheck.Parse(auth)
+	if err != nil || a.Service != "sts" {
+		s.stsFail(w, http.StatusBadRequest, "IncompleteSignature", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters and must start with AWS4-HMAC-SHA256.")
+		return "", false
+	}
+	token := r.Header.Get("X-Amz-Security-Token")
+	var secret string
+	switch sess, user := s.sessions[a.AccessKeyID], s.users[a.AccessKeyID]; {
+	case sess != nil && token == sess.token:
+		secret = sess.secret
+	case user != nil && token == "":
+		secret = user.secret
+	default:
+		s.stsFail(w, http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
+		return "", false
+	}
+	if !sigcheck.Verify(r, body, a, secret) {
+		s.stsFail(w, http.StatusForbidden, "SignatureDoesNotMatch", msgSigMismatch)
+		return "", false
+	}
+	if sess := s.sessions[a.AccessKeyID]; sess != nil && time.Now().After(sess.expires) {
+		s.stsFail(w, http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
+		return "", false
+	}
+	return a.AccessKeyID, true
 }
 
 func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
+	if err != nil || len(body) > 1<<20 {
+		s.stsFail(w, http.StatusBadRequest, "MalformedInput", "cannot read the request body (at most 1 MiB)")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		s.stsFail(w, http.StatusBadRequest, "MalformedInput", "cannot parse form body")
 		return
@@ -347,9 +414,8 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 		s.stsFail(w, http.StatusBadRequest, "InvalidParameterValue", "Version must be 2011-06-15")
 		return
 	}
-	id := callerKey(r)
-	if id == "" {
-		s.stsFail(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	id, ok := s.authenticate(w, r, body)
+	if !ok {
 		return
 	}
 	user := s.users[id]

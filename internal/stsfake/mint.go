@@ -124,8 +124,8 @@ func (s *Server) mint(ctx context.Context, req MintRequest) (Issued, error) {
 }
 
 // samlServerState is the SAML side of a Server: trusted IdPs and the minter.
-// It lives beside the Server (keyed by a weak pointer, dropped when the
-// Server is collected) so the core server stays untouched.
+// It is a field of the Server, made on first use by samlState (TrustIdP,
+// WithMinter), with its own lock.
 type samlServerState struct {
 	mu     sync.Mutex
 	minter Minter

@@ -1,42 +1,47 @@
 package stsfake
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
-	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
+	"github.com/rolehop/rolehop/saml"
 )
 
 // SAML names AWS sign-in uses.
 const (
 	SAMLAudience      = "urn:amazon:webservices"
 	SAMLRecipient     = "https://signin.aws.amazon.com/saml"
-	attrRole          = "https://aws.amazon.com/SAML/Attributes/Role"
-	attrSessionName   = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
-	attrSessionDur    = "https://aws.amazon.com/SAML/Attributes/SessionDuration"
-	attrSourceID      = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
-	nsAssertion       = "urn:oasis:names:tc:SAML:2.0:assertion"
-	nsProtocol        = "urn:oasis:names:tc:SAML:2.0:protocol"
 	nameIDPersistent  = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 	nameIDTransient   = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 	maxAssertionChars = 100000
-	samlClockSkew     = 5 * time.Minute
+	// samlMaxAge is AWS's "Token must be redeemed within 5 minutes of
+	// issuance".
+	samlMaxAge = 5 * time.Minute
 )
+
+// SAMLAudiences are the audiences AWS sign-in accepts in an
+// AudienceRestriction: its entity ID in each partition, and the sign-in
+// URL some IdPs put there.
+var SAMLAudiences = []string{
+	SAMLAudience, "urn:amazon:webservices:govcloud", "urn:amazon:webservices:cn-north-1",
+	SAMLRecipient,
+}
+
+// SAMLRecipients are AWS's SAML sign-in endpoints (one per partition): the
+// SubjectConfirmationData Recipient, and the Response Destination, must
+// name one.
+var SAMLRecipients = []string{
+	SAMLRecipient, "https://signin.amazonaws-us-gov.com/saml", "https://signin.amazonaws.cn/saml",
+}
 
 var (
 	rePrincipalARN = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:saml-provider/[\w+=,.@-]{1,128}$`)
@@ -44,89 +49,42 @@ var (
 )
 
 type trustedIdP struct {
-	certs []*x509.Certificate
+	entityID string // empty when trusted by certificate only
+	certs    []*x509.Certificate
 }
 
 // TrustIdP registers an IAM SAML identity provider as principalARN
 // (arn:aws:iam::ACCOUNT:saml-provider/NAME) and trusts the signing
-// certificates in idp: SAML metadata XML (every KeyDescriptor that is not
-// use="encryption"), PEM certificates, or one DER certificate. Calling it
-// again for the same ARN replaces the certificates, as updating the
-// provider's metadata does on AWS. AssumeRoleWithSAML is served from the
-// first call on.
+// certificates in idp: SAML metadata XML (its entityID must then be the
+// assertions' Issuer, as on AWS; every KeyDescriptor that is not
+// use="encryption"), PEM certificates, or one DER certificate (any Issuer
+// signed by them). Calling it again for the same ARN replaces the trust,
+// as updating the provider's metadata does on AWS. AssumeRoleWithSAML is
+// served from the first call on.
 func (s *Server) TrustIdP(principalARN string, idp []byte) error {
 	if !rePrincipalARN.MatchString(principalARN) {
 		return fmt.Errorf("stsfake: principal %q is not a saml-provider ARN (arn:aws:iam::123456789012:saml-provider/NAME)", principalARN)
 	}
-	certs, err := parseIdPCerts(idp)
+	entityID, certs, err := saml.ParseIdP(idp)
 	if err != nil {
 		return fmt.Errorf("stsfake: trust idp %s: %w", principalARN, err)
 	}
 	st := s.samlState()
 	st.mu.Lock()
-	st.idps[principalARN] = &trustedIdP{certs: certs}
+	st.idps[principalARN] = &trustedIdP{entityID: entityID, certs: certs}
 	st.mu.Unlock()
 	s.Handle("AssumeRoleWithSAML", s.assumeRoleWithSAML)
 	return nil
 }
 
-// parseIdPCerts reads signing certificates from metadata, PEM or DER.
-func parseIdPCerts(b []byte) ([]*x509.Certificate, error) {
-	trimmed := bytes.TrimSpace(b)
-	switch {
-	case bytes.Contains(trimmed, []byte("-----BEGIN")):
-		var certs []*x509.Certificate
-		for rest := trimmed; ; {
-			var blk *pem.Block
-			blk, rest = pem.Decode(rest)
-			if blk == nil {
-				break
-			}
-			if blk.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("parse pem certificate: %w", err)
-			}
-			certs = append(certs, c)
-		}
-		if len(certs) == 0 {
-			return nil, errors.New("no CERTIFICATE block in the pem input")
-		}
-		return certs, nil
-	case bytes.HasPrefix(trimmed, []byte("<")):
-		doc := etree.NewDocument()
-		if err := doc.ReadFromBytes(trimmed); err != nil {
-			return nil, fmt.Errorf("parse idp metadata: %w", err)
-		}
-		var certs []*x509.Certificate
-		for _, kd := range doc.FindElements("//IDPSSODescriptor/KeyDescriptor") {
-			if kd.SelectAttrValue("use", "signing") == "encryption" {
-				continue
-			}
-			for _, xc := range kd.FindElements(".//X509Certificate") {
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(xc.Text()), ""))
-				if err != nil {
-					return nil, fmt.Errorf("idp metadata certificate is not base64: %w", err)
-				}
-				c, err := x509.ParseCertificate(der)
-				if err != nil {
-					return nil, fmt.Errorf("parse idp metadata certificate: %w", err)
-				}
-				certs = append(certs, c)
-			}
-		}
-		if len(certs) == 0 {
-			return nil, errors.New("idp metadata has no signing certificate (IDPSSODescriptor/KeyDescriptor/X509Certificate)")
-		}
-		return certs, nil
-	default:
-		c, err := x509.ParseCertificate(trimmed)
-		if err != nil {
-			return nil, fmt.Errorf("not metadata xml, pem or a der certificate: %w", err)
-		}
-		return []*x509.Certificate{c}, nil
+// trust is what AssumeRoleWithSAML verifies an assertion for this IdP
+// against: AWS's audiences and sign-in endpoints, IdP-initiated (AWS sends
+// no AuthnRequest), 5 minutes from issuance, the input size AWS accepts.
+func (idp *trustedIdP) trust() saml.Trust {
+	return saml.Trust{
+		Issuer: idp.entityID, AnyIssuer: idp.entityID == "", Certs: idp.certs,
+		Audiences: SAMLAudiences, Recipients: SAMLRecipients,
+		AllowIdPInitiated: true, MaxAge: samlMaxAge, MaxSize: maxAssertionChars,
 	}
 }
 
@@ -148,19 +106,6 @@ type assumeRoleWithSAMLResult struct {
 	Subject          string          `xml:"Subject"`
 }
 
-// samlClaims is what the verified assertion says.
-type samlClaims struct {
-	issuer, subject, subjectFormat string
-	audiences                      []string
-	recipients                     []string
-	notBefore, notOnOrAfter        time.Time
-	roles                          [][2]string // role ARN, principal ARN
-	sessionName                    string
-	sessionDuration                time.Duration
-	haveDuration                   bool
-	sourceIdentity                 string
-}
-
 const (
 	msgSignature = "Response signature invalid"
 	msgExpired   = "Token must be redeemed within 5 minutes of issuance"
@@ -171,11 +116,38 @@ func invalidToken(w http.ResponseWriter, msg string) {
 	WriteError(w, http.StatusBadRequest, "InvalidIdentityToken", msg)
 }
 
+// refuseAssertion answers a *saml.VerifyError as AWS answers that fault.
+func refuseAssertion(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, saml.ErrExpired):
+		WriteError(w, http.StatusBadRequest, "ExpiredTokenException", msgExpired)
+	case errors.Is(err, saml.ErrNotBase64):
+		invalidToken(w, "Invalid base64 SAMLResponse")
+	case errors.Is(err, saml.ErrBadRoleValue) || errors.Is(err, saml.ErrNotARN) || errors.Is(err, saml.ErrBadValue):
+		// A signed claim AWS cannot read.
+		WriteError(w, http.StatusForbidden, "IDPRejectedClaim", "Invalid SAML assertion claim: "+err.Error())
+	case errors.Is(err, saml.ErrAudience):
+		invalidToken(w, "Invalid audience: the assertion is not for "+SAMLAudience)
+	case errors.Is(err, saml.ErrRecipient):
+		invalidToken(w, "Invalid SubjectConfirmationData Recipient: the assertion is not for "+SAMLRecipient)
+	case errors.Is(err, saml.ErrDestination):
+		invalidToken(w, "Invalid Destination: the response is not for "+SAMLRecipient)
+	case errors.Is(err, saml.ErrNotYetValid):
+		invalidToken(w, "Assertion is not yet valid (NotBefore or IssueInstant is in the future)")
+	case errors.Is(err, saml.ErrIssuer):
+		invalidToken(w, "Issuer of the SAML response does not match the metadata of the identity provider")
+	default:
+		invalidToken(w, msgSignature)
+	}
+}
+
 // assumeRoleWithSAML implements sts:AssumeRoleWithSAML with the checks AWS
-// makes: parameters, the XML signature (Response or Assertion) against the
-// principal's trusted certificates, audience, recipient, validity window,
-// the role/principal pair among the Role values, RoleSessionName and
-// DurationSeconds against SessionDuration and the role's maximum.
+// makes: parameters; the assertion through saml.Verify (crewjam/saml: the
+// XML signature on the Response or Assertion against the principal's
+// trusted certificates, SHA-1 refused, issuer, audience, recipient,
+// destination, validity window, one assertion); then the role/principal
+// pair among the Role values, RoleSessionName and DurationSeconds against
+// SessionDuration and the role's maximum.
 func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form url.Values) {
 	roleARN, principalARN, assertion := form.Get("RoleArn"), form.Get("PrincipalArn"), form.Get("SAMLAssertion")
 	if !requireLength(w, roleARN, "roleArn", 20, 0) || !requireLength(w, principalARN, "principalArn", 20, 0) {
@@ -217,45 +189,19 @@ func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form
 		invalidToken(w, "Specified provider doesn't exist.")
 		return
 	}
-
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(assertion), ""))
+	c, err := saml.Verify(assertion, idp.trust(), s.now())
 	if err != nil {
-		invalidToken(w, "Invalid base64 SAMLResponse")
+		refuseAssertion(w, err)
 		return
 	}
-	el, err := verifiedAssertion(raw, idp.certs)
-	if err != nil {
-		invalidToken(w, msgSignature)
-		return
-	}
-	c, err := readClaims(el)
-	if err != nil {
-		WriteError(w, http.StatusForbidden, "IDPRejectedClaim", err.Error())
+	if c.SessionDuration != 0 && (c.SessionDuration < 900*time.Second || c.SessionDuration > 43200*time.Second) {
+		WriteError(w, http.StatusForbidden, "IDPRejectedClaim", fmt.Sprintf("SessionDuration %d must be 900 to 43200 seconds", c.SessionDuration/time.Second))
 		return
 	}
 
-	now := s.now()
-	if !contains(c.audiences, SAMLAudience) {
-		invalidToken(w, "Invalid audience: the assertion is not for "+SAMLAudience)
-		return
-	}
-	for _, rcp := range c.recipients {
-		if !strings.HasPrefix(rcp, "https://") || !strings.HasSuffix(rcp, "signin.aws.amazon.com/saml") {
-			invalidToken(w, "Invalid SubjectConfirmationData Recipient: the assertion is not for "+SAMLRecipient)
-			return
-		}
-	}
-	if c.notOnOrAfter.IsZero() || !now.Before(c.notOnOrAfter) {
-		WriteError(w, http.StatusBadRequest, "ExpiredTokenException", msgExpired)
-		return
-	}
-	if !c.notBefore.IsZero() && now.Add(samlClockSkew).Before(c.notBefore) {
-		invalidToken(w, "Assertion is not yet valid (NotBefore is in the future)")
-		return
-	}
 	granted := false
-	for _, p := range c.roles {
-		if p[0] == roleARN && p[1] == principalARN {
+	for _, p := range c.Roles {
+		if p.RoleARN == roleARN && p.PrincipalARN == principalARN {
 			granted = true
 			break
 		}
@@ -268,21 +214,21 @@ func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form
 		WriteError(w, http.StatusForbidden, "AccessDenied", msgNotAuth)
 		return
 	}
-	if c.sessionName == "" {
+	if c.RoleSessionName == "" {
 		invalidToken(w, "RoleSessionName is required in AuthnResponse")
 		return
 	}
-	if !reSessionClaim.MatchString(c.sessionName) {
+	if !reSessionClaim.MatchString(c.RoleSessionName) {
 		WriteError(w, http.StatusForbidden, "IDPRejectedClaim", `RoleSessionName in AuthnResponse must be 2-64 characters of [\w+=,.@-]`)
 		return
 	}
-	if c.haveDuration {
-		if haveD && d > c.sessionDuration {
+	if c.SessionDuration != 0 {
+		if haveD && d > c.SessionDuration {
 			validationError(w, "The requested DurationSeconds exceeds the SessionDuration set in the SAML assertion.")
 			return
 		}
-		if !haveD && d > c.sessionDuration {
-			d = c.sessionDuration
+		if !haveD && d > c.SessionDuration {
+			d = c.SessionDuration
 		}
 	}
 	maxD := rs.MaxSessionDuration
@@ -294,268 +240,30 @@ func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form
 		return
 	}
 
-	is, err := s.mint(r.Context(), MintRequest{RoleARN: roleARN, SessionName: c.sessionName, Duration: d, Policy: policy})
+	is, err := s.mint(r.Context(), MintRequest{RoleARN: roleARN, SessionName: c.RoleSessionName, Duration: d, Policy: policy})
 	if err != nil {
 		mintFailed(w)
 		return
 	}
-	if c.sourceIdentity != "" {
+	if c.SourceIdentity != "" {
 		s.mu.Lock()
-		s.issued[is.AccessKeyID].SourceIdentity = c.sourceIdentity
+		s.issued[is.AccessKeyID].SourceIdentity = c.SourceIdentity
 		s.mu.Unlock()
 	}
 	res := assumeRoleWithSAMLResult{
-		Issuer:          c.issuer,
+		Issuer:          c.Issuer,
 		AssumedRoleUser: is.AssumedRole,
 		Credentials:     is.Credentials,
-		Audience:        SAMLRecipient,
-		SubjectType:     subjectType(c.subjectFormat),
-		NameQualifier:   nameQualifier(c.issuer, principalARN),
-		SourceIdentity:  c.sourceIdentity,
-		Subject:         c.subject,
-	}
-	if len(c.recipients) > 0 {
-		res.Audience = c.recipients[0]
+		Audience:        c.Recipient, // AWS: the Recipient of the SubjectConfirmationData
+		SubjectType:     subjectType(c.NameIDFormat),
+		NameQualifier:   nameQualifier(c.Issuer, principalARN),
+		SourceIdentity:  c.SourceIdentity,
+		Subject:         c.NameID,
 	}
 	if packed := packedSize(form); packed > 0 {
 		res.PackedPolicySize = &packed
 	}
 	WriteXML(w, assumeRoleWithSAMLResponse{Result: res, ResponseMetadata: NewResponseMetadata()})
-}
-
-// verifiedAssertion returns the Assertion covered by a valid signature from
-// one of certs: the Response's (then its one Assertion) or the Assertion's
-// own. Only the element goxmldsig returns as verified is read afterwards, so
-// content outside the signed part (XML signature wrapping) is never seen.
-func verifiedAssertion(raw []byte, certs []*x509.Certificate) (*etree.Element, error) {
-	if err := xrv.Validate(bytes.NewReader(raw)); err != nil {
-		return nil, fmt.Errorf("xml does not round-trip: %w", err)
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	if root == nil {
-		return nil, errors.New("empty document")
-	}
-	switch {
-	case root.Tag == "Assertion" && root.NamespaceURI() == nsAssertion:
-		return verify(root, certs)
-	case root.Tag == "Response" && root.NamespaceURI() == nsProtocol:
-	default:
-		return nil, errors.New("root is neither a samlp:Response nor a saml:Assertion")
-	}
-	if hasSignature(root) {
-		resp, err := verify(root, certs)
-		if err != nil {
-			return nil, err
-		}
-		return oneAssertion(resp)
-	}
-	a, err := oneAssertion(root)
-	if err != nil {
-		return nil, err
-	}
-	return verify(a, certs)
-}
-
-func hasSignature(el *etree.Element) bool {
-	for _, c := range el.ChildElements() {
-		if c.Tag == "Signature" && c.NamespaceURI() == dsig.Namespace {
-			return true
-		}
-	}
-	return false
-}
-
-func oneAssertion(resp *etree.Element) (*etree.Element, error) {
-	var found []*etree.Element
-	for _, c := range resp.ChildElements() {
-		switch {
-		case c.Tag == "Assertion" && c.NamespaceURI() == nsAssertion:
-			found = append(found, c)
-		case c.Tag == "EncryptedAssertion":
-			return nil, errors.New("encrypted assertions are not supported")
-		}
-	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("response holds %d assertions, want 1", len(found))
-	}
-	return found[0], nil
-}
-
-// verify checks el's enveloped signature against each trusted certificate.
-// Like AWS, the certificates' own validity period is not enforced.
-func verify(el *etree.Element, certs []*x509.Certificate) (*etree.Element, error) {
-	ctx, err := etreeutils.NSBuildParentContext(el)
-	if err != nil {
-		return nil, err
-	}
-	if ctx, err = ctx.SubContext(el); err != nil {
-		return nil, err
-	}
-	detached, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, err
-	}
-	var last error = errors.New("no trusted certificate")
-	for _, c := range certs {
-		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
-		vc.IdAttribute = "ID"
-		vc.Clock = dsig.NewFakeClockAt(c.NotBefore.Add(time.Second))
-		out, err := vc.Validate(detached)
-		if err == nil {
-			return out, nil
-		}
-		last = err
-	}
-	return nil, last
-}
-
-// readClaims reads the verified assertion's claims.
-func readClaims(a *etree.Element) (*samlClaims, error) {
-	c := &samlClaims{}
-	child := func(el *etree.Element, tag string) *etree.Element {
-		if el == nil {
-			return nil
-		}
-		for _, ch := range el.ChildElements() {
-			if ch.Tag == tag {
-				return ch
-			}
-		}
-		return nil
-	}
-	parseTime := func(el *etree.Element, attr string) (time.Time, error) {
-		v := el.SelectAttrValue(attr, "")
-		if v == "" {
-			return time.Time{}, nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%s %q is not an xs:dateTime", attr, v)
-		}
-		return t, nil
-	}
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (c.notOnOrAfter.IsZero() || t.Before(c.notOnOrAfter)) {
-			c.notOnOrAfter = t
-		}
-	}
-	if iss := child(a, "Issuer"); iss != nil {
-		c.issuer = strings.TrimSpace(iss.Text())
-	}
-	subj := child(a, "Subject")
-	if nid := child(subj, "NameID"); nid != nil {
-		c.subject = strings.TrimSpace(nid.Text())
-		c.subjectFormat = nid.SelectAttrValue("Format", "")
-	}
-	if subj != nil {
-		for _, sc := range subj.ChildElements() {
-			if sc.Tag != "SubjectConfirmation" {
-				continue
-			}
-			if scd := child(sc, "SubjectConfirmationData"); scd != nil {
-				t, err := parseTime(scd, "NotOnOrAfter")
-				if err != nil {
-					return nil, err
-				}
-				earliest(t)
-				if rcp := scd.SelectAttrValue("Recipient", ""); rcp != "" {
-					c.recipients = append(c.recipients, rcp)
-				}
-			}
-		}
-	}
-	if cond := child(a, "Conditions"); cond != nil {
-		t, err := parseTime(cond, "NotOnOrAfter")
-		if err != nil {
-			return nil, err
-		}
-		earliest(t)
-		if c.notBefore, err = parseTime(cond, "NotBefore"); err != nil {
-			return nil, err
-		}
-		for _, ar := range cond.ChildElements() {
-			if ar.Tag != "AudienceRestriction" {
-				continue
-			}
-			for _, au := range ar.ChildElements() {
-				if au.Tag == "Audience" {
-					c.audiences = append(c.audiences, strings.TrimSpace(au.Text()))
-				}
-			}
-		}
-	}
-	for _, as := range a.ChildElements() {
-		if as.Tag != "AttributeStatement" {
-			continue
-		}
-		for _, at := range as.ChildElements() {
-			if at.Tag != "Attribute" {
-				continue
-			}
-			var values []string
-			for _, v := range at.ChildElements() {
-				if v.Tag == "AttributeValue" {
-					values = append(values, strings.TrimSpace(v.Text()))
-				}
-			}
-			switch at.SelectAttrValue("Name", "") {
-			case attrRole:
-				for _, v := range values {
-					role, principal, ok := splitRoleValue(v)
-					if !ok {
-						return nil, fmt.Errorf("invalid Role attribute value %q: want a role ARN and a saml-provider ARN separated by a comma", v)
-					}
-					c.roles = append(c.roles, [2]string{role, principal})
-				}
-			case attrSessionName:
-				if len(values) > 0 {
-					c.sessionName = values[0]
-				}
-			case attrSourceID:
-				if len(values) > 0 {
-					c.sourceIdentity = values[0]
-				}
-			case attrSessionDur:
-				if len(values) > 0 {
-					n, err := strconv.Atoi(values[0])
-					if err != nil || n < 900 || n > 43200 {
-						return nil, fmt.Errorf("SessionDuration %q must be 900 to 43200 seconds", values[0])
-					}
-					c.sessionDuration, c.haveDuration = time.Duration(n)*time.Second, true
-				}
-			}
-		}
-	}
-	return c, nil
-}
-
-// splitRoleValue reads "role,principal" or "principal,role".
-func splitRoleValue(v string) (role, principal string, ok bool) {
-	a, b, found := strings.Cut(v, ",")
-	if !found {
-		return "", "", false
-	}
-	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
-	if rePrincipalARN.MatchString(a) {
-		a, b = b, a
-	}
-	if !reRoleARN.MatchString(a) || !rePrincipalARN.MatchString(b) {
-		return "", "", false
-	}
-	return a, b, true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // subjectType is AWS's SubjectType: "persistent" or "transient" for those

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/beevik/etree"
 
+	"github.com/rolehop/rolehop/internal/samltest"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
@@ -306,5 +307,75 @@ func TestAssumeRoleWithSAMLSignatureRequired(t *testing.T) {
 	forged := tamper(t, stripSignatures(t, alice, false), "role/Dev", "role/Ops")
 	if _, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, forged, 0)); apiCode(t, err) != "InvalidIdentityToken" {
 		t.Errorf("edited assertion in an unsigned response: %v", err)
+	}
+}
+
+// TestAssumeRoleWithSAMLConditions: what AWS checks besides the signature,
+// each on an assertion signed by a trusted test key (internal/samltest)
+// that is wrong in exactly one way, answered with AWS's error.
+func TestAssumeRoleWithSAMLConditions(t *testing.T) {
+	idp := samltest.NewIdP(t, "https://idp.example.com/metadata")
+	srv := stsfake.NewForTest(t)
+	if err := srv.TrustIdP(samlPrincipal, idp.CertPEM); err != nil {
+		t.Fatal(err)
+	}
+	c, ctx := anonymous(srv), context.Background()
+	now := srv.Now().UTC().Truncate(time.Second)
+	good := samltest.Response{IssueInstant: now, Attributes: samltest.AWSAttributes("alice", 3600, samlAdmin+","+samlPrincipal)}
+	for _, tc := range []struct {
+		name, code, msg string
+		mod             func(*samltest.Response)
+	}{
+		{"valid", "", "", func(*samltest.Response) {}},
+		{"audience https://signin.aws.amazon.com/saml, as AWS accepts", "", "", func(r *samltest.Response) { r.Audience = "https://signin.aws.amazon.com/saml" }},
+		{"GovCloud sign-in endpoint as recipient", "", "", func(r *samltest.Response) { r.Recipient = "https://signin.amazonaws-us-gov.com/saml" }},
+		{"another audience", "InvalidIdentityToken", "audience", func(r *samltest.Response) { r.Audience = "https://other-sp.example.com/metadata" }},
+		{"another recipient", "InvalidIdentityToken", "Recipient", func(r *samltest.Response) {
+			r.Recipient, r.Destination = "https://evil.example.com/saml", samltest.AWSRecipient
+		}},
+		// Nothing else to catch it: an unsigned Response without Destination
+		// around a signed assertion for another recipient.
+		{"another recipient, no Destination", "InvalidIdentityToken", "Recipient", func(r *samltest.Response) {
+			r.Recipient, r.Destination, r.UnsignedResponse = "https://evil.example.com/saml", samltest.NoDestination, true
+		}},
+		{"another destination", "InvalidIdentityToken", "Destination", func(r *samltest.Response) { r.Destination = "https://evil.example.com/saml" }},
+		{"NotBefore in 10 minutes", "InvalidIdentityToken", "not yet valid", func(r *samltest.Response) { r.NotBefore = now.Add(10 * time.Minute) }},
+		// The IdP's clock 2 minutes fast (within the allowed skew) and a
+		// NotBefore 2 minutes after issue: valid only from now+4m.
+		{"NotBefore past the skew from an IdP running fast", "InvalidIdentityToken", "not yet valid", func(r *samltest.Response) {
+			r.IssueInstant, r.NotBefore = now.Add(2*time.Minute), now.Add(4*time.Minute)
+			r.NotOnOrAfter = now.Add(7 * time.Minute)
+		}},
+		{"issued 6 minutes ago", "ExpiredTokenException", "within 5 minutes of issuance", func(r *samltest.Response) {
+			r.IssueInstant, r.NotOnOrAfter = now.Add(-6*time.Minute), now.Add(time.Hour)
+		}},
+		{"past NotOnOrAfter", "ExpiredTokenException", "within 5 minutes", func(r *samltest.Response) {
+			r.IssueInstant, r.NotOnOrAfter = now.Add(-4*time.Minute), now.Add(-4*time.Minute)
+		}},
+		{"SHA-1 signature", "InvalidIdentityToken", "signature", func(r *samltest.Response) { r.SHA1 = true }},
+		{"two assertions", "InvalidIdentityToken", "signature", func(r *samltest.Response) { r.Assertions = 2 }},
+		{"signed by a foreign key", "InvalidIdentityToken", "signature", func(r *samltest.Response) { r.Signer = samltest.NewIdP(t, idp.EntityID) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := good
+			tc.mod(&r)
+			out, err := c.AssumeRoleWithSAML(ctx, withSAML(samlAdmin, samlPrincipal, idp.Base64(t, r), 0))
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				want := r.Recipient
+				if want == "" {
+					want = stsfake.SAMLRecipient
+				}
+				if aws.ToString(out.Subject) != "alice" || aws.ToString(out.Audience) != want {
+					t.Errorf("subject %q audience %q", aws.ToString(out.Subject), aws.ToString(out.Audience))
+				}
+				return
+			}
+			if got := apiCode(t, err); got != tc.code || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v, want %s containing %q", err, tc.code, tc.msg)
+			}
+		})
 	}
 }

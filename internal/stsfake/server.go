@@ -7,21 +7,34 @@
 // It plays what no real peer here can: AssumeRole with AWS's validation (role
 // chaining's 1 hour limit, MaxSessionDuration, required ExternalId and MFA),
 // GetCallerIdentity, AssumeRoleWithSAML (once TrustIdP registers an IdP: the
-// assertion's signature, audience, expiry and role/principal pair are checked
-// as AWS does, and WithMinter can hand out real MinIO credentials), many
+// assertion goes through saml.Verify, rolehop's one SAML verifier on
+// crewjam/saml, with AWS's audiences, sign-in endpoints and 5-minute limit,
+// then the role/principal pair is checked as AWS does; WithMinter can hand
+// out real MinIO credentials), many
 // accounts, AccessDenied, throttling and outages, latency, expired credentials
 // and an injectable clock. Credentials it issues are remembered, so a later
 // call signed with them is attributed to the assumed role (ChainDepth shows
 // how deep a chain went).
 //
-// Signatures are parsed, not verified: the access key ID identifies the
-// caller. Other actions are added with Handle, IssueCredentials and
+// Signed actions are authenticated as AWS authenticates them: the SigV4
+// signature is computed again with the secret key the server knows for the
+// access key (internal/sigcheck, the AWS SDK's own signer) and compared;
+// a key it does not know is InvalidClientTokenId, a wrong signature
+// SignatureDoesNotMatch (HTTP 403, AWS's messages), and credentials it
+// issued must come with their own session token. It knows the credentials
+// it issued (AssumeRole, AssumeRoleWithSAML, IssueCredentials, the MinIO
+// minter's) and long-term keys: TestKeys by default (the pairs rolehop's
+// tests sign with), plus WithKey / AddKey; WithoutTestKeys leaves only
+// those. AssumeRoleWithSAML (and AssumeRoleWithWebIdentity) are unsigned,
+// as on AWS. Other actions are added with Handle, IssueCredentials and
 // WriteError.
 package stsfake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,6 +43,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rolehop/rolehop/internal/sigcheck"
 )
 
 // Namespace is the XML namespace of every STS response.
@@ -69,6 +84,47 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 // WithAccount sets the account of long-term callers (default 123456789012).
 func WithAccount(id string) Option { return func(s *Server) { s.account = id } }
 
+// Key is a long-term access key pair the server accepts signatures of.
+type Key struct {
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// TestKeys are the long-term key pairs every Server knows unless
+// WithoutTestKeys is given: the base credentials rolehop's tests sign with
+// (in their AWS files, environments and configs). An access key may appear
+// with more than one secret because different tests chose different
+// secrets for the same example key ID; a signature by any of them is
+// accepted (on AWS a key has one secret). New tests should prefer WithKey
+// with a pair of their own.
+var TestKeys = []Key{
+	{"AKIABASE", "base-secret"},                     // source, session/profile_test.go
+	{"AKIABASE", "s"},                               // ecsserver
+	{"AKIABASEEXAMPLE", "base-secret-key"},          // session/helpers_test.go baseConfig
+	{"AKIABASEEXAMPLE", "base-secret-do-not-print"}, // internal/cli whoami
+	{"AKIABASEKEY", "base-secret"},                  // internal/cli credential-process
+	{"AKIAENVEXAMPLE", "env-secret-do-not-print"},   // internal/cli whoami (environment)
+	{"AKIABINEXAMPLE", "bin-secret-do-not-print"},   // cmd/rolehop
+	{"AKIASEVEN", "seven-secret"},                   // session/profile_test.go
+}
+
+// WithKey makes the server accept signatures by the long-term key pair
+// akid/secret (a caller of the server's account, see WithAccount).
+func WithKey(akid, secret string) Option {
+	return func(s *Server) { s.keys[akid] = append(s.keys[akid], secret) }
+}
+
+// WithoutTestKeys drops TestKeys: only keys given with WithKey or AddKey,
+// and credentials the server issued, are accepted.
+func WithoutTestKeys() Option { return func(s *Server) { s.noTestKeys = true } }
+
+// AddKey is WithKey for a running server.
+func (s *Server) AddKey(akid, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[akid] = append(s.keys[akid], secret)
+}
+
 type failure struct {
 	n    int
 	code string
@@ -103,6 +159,9 @@ type Server struct {
 	roles     map[string]RoleSettings
 	issued    map[string]*Issued
 	handlers  map[string]ActionFunc
+	keys      map[string][]string // long-term access key ID -> accepted secrets
+
+	noTestKeys bool
 
 	samlOnce sync.Once
 	saml     *samlServerState // AssumeRoleWithSAML: trusted IdPs and minter
@@ -119,9 +178,15 @@ func New(opts ...Option) *Server {
 		fail:      map[string][]failure{},
 		roles:     map[string]RoleSettings{},
 		issued:    map[string]*Issued{},
+		keys:      map[string][]string{},
 	}
 	for _, fn := range opts {
 		fn(s)
+	}
+	if !s.noTestKeys {
+		for _, k := range TestKeys {
+			s.keys[k.AccessKeyID] = append(s.keys[k.AccessKeyID], k.SecretAccessKey)
+		}
 	}
 	s.handlers = map[string]ActionFunc{
 		"AssumeRole":        s.assumeRole,
@@ -237,6 +302,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "InvalidAction", "STS accepts only POST requests with a form body")
 		return
 	}
+	// The body is read once, for the signature (its SHA-256) and the form.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		WriteError(w, http.StatusBadRequest, "MalformedQueryString", "the request body is unreadable or over 1 MiB")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		WriteError(w, http.StatusBadRequest, "MalformedQueryString", "the request body is not a valid form")
 		return
@@ -281,7 +353,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !unsigned[action] {
-		c, ok := s.authenticate(w, r)
+		c, ok := s.authenticate(w, r, body)
 		if !ok {
 			return
 		}
@@ -313,42 +385,73 @@ func CallerFrom(r *http.Request) (Caller, bool) {
 	return c, ok
 }
 
-// authenticate identifies the caller from the SigV4 Authorization header and
-// checks issued credentials' session token and expiry.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Caller, bool) {
+// maxBody bounds a request body (AWS's Query API allows far less).
+const maxBody = 1 << 20
+
+// AWS's answers to a request it cannot authenticate.
+const (
+	msgInvalidToken = "The security token included in the request is invalid."
+	msgSigMismatch  = "The request signature we calculated does not match the signature you provided. " +
+		"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+// authenticate identifies the caller of a signed request and verifies its
+// SigV4 signature with the secret the server knows for the access key
+// (internal/sigcheck: the AWS SDK's signer, constant-time compare); issued
+// credentials must carry their session token and not be expired.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, body []byte) (Caller, bool) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
 		WriteError(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 		return Caller{}, false
 	}
-	akid, ok := parseAuthorization(auth)
-	if !ok {
+	a, err := sigcheck.Parse(auth)
+	if err != nil || a.Service != "sts" {
 		WriteError(w, http.StatusBadRequest, "IncompleteSignature",
 			"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters and must start with AWS4-HMAC-SHA256. Authorization="+firstWord(auth))
 		return Caller{}, false
 	}
+	akid := a.AccessKeyID
+	token := r.Header.Get("X-Amz-Security-Token")
 	s.mu.Lock()
-	is, known := s.issued[akid]
+	is, issued := s.issued[akid]
 	var cp Issued
-	if known {
+	if issued {
 		cp = *is
 	}
+	secrets := s.keys[akid]
 	s.mu.Unlock()
-	if !known {
-		if strings.HasPrefix(akid, "ASIA") {
-			WriteError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+
+	switch {
+	case issued:
+		secrets = []string{cp.SecretAccessKey}
+		if token != cp.SessionToken {
+			WriteError(w, http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
 			return Caller{}, false
 		}
+	case len(secrets) == 0 || token != "":
+		// Unknown, or a long-term key sent with a session token.
+		WriteError(w, http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
+		return Caller{}, false
+	}
+	signed := false
+	for _, secret := range secrets {
+		if sigcheck.Verify(r, body, a, secret) {
+			signed = true
+			break
+		}
+	}
+	if !signed {
+		WriteError(w, http.StatusForbidden, "SignatureDoesNotMatch", msgSigMismatch)
+		return Caller{}, false
+	}
+	if !issued {
 		return Caller{
 			AccessKeyID: akid,
 			Account:     s.account,
 			Arn:         "arn:aws:iam::" + s.account + ":user/rolehop-test",
 			UserID:      "AIDA" + idFor("user:"+akid),
 		}, true
-	}
-	if r.Header.Get("X-Amz-Security-Token") != cp.SessionToken {
-		WriteError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		return Caller{}, false
 	}
 	if !s.now().Before(cp.Expiration) {
 		WriteError(w, http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
@@ -361,33 +464,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Caller, b
 		UserID:      cp.AssumedRole.AssumedRoleID,
 		Depth:       cp.Depth,
 	}, true
-}
-
-// parseAuthorization returns the access key ID of a SigV4 Authorization
-// header: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
-// SignedHeaders=..., Signature=HEX.
-func parseAuthorization(h string) (string, bool) {
-	rest, ok := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
-	if !ok {
-		return "", false
-	}
-	var cred, signed, sig string
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			cred = v
-		case "SignedHeaders":
-			signed = v
-		case "Signature":
-			sig = v
-		}
-	}
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || scope[0] == "" || scope[3] != "sts" || scope[4] != "aws4_request" || signed == "" || len(sig) != 64 {
-		return "", false
-	}
-	return scope[0], true
 }
 
 func firstWord(s string) string {

@@ -2,10 +2,15 @@ package stsfake_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,11 +18,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
 const role = "arn:aws:iam::111111111111:role/Admin"
@@ -42,26 +49,51 @@ func apiCode(t *testing.T, err error) string {
 	return api.ErrorCode()
 }
 
-func TestWireFormat(t *testing.T) {
-	srv := stsfake.NewForTest(t)
-	post := func(body, auth string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
+// signedPost sends body to srv signed (by the SDK's signer) with
+// akid/secret/token for service and region; auth replaces the
+// Authorization header when not empty ("-" sends none).
+func signedPost(t *testing.T, srv *stsfake.Server, body, akid, secret, token, auth string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if akid != "" {
+		sum := sha256.Sum256([]byte(body))
+		err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret, SessionToken: token},
+			req, hex.EncodeToString(sum[:]), "sts", "us-east-1", time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+	}
+	switch auth {
+	case "":
+	case "-":
+		req.Header.Del("Authorization")
+	default:
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+const (
+	msgInvalidToken = "The security token included in the request is invalid."
+	msgSigMismatch  = "The request signature we calculated does not match the signature you provided. " +
+		"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+func TestWireFormat(t *testing.T) {
+	srv := stsfake.NewForTest(t, stsfake.WithoutTestKeys(), stsfake.WithKey("AKIAWIRE", "wire-secret"))
+	post := func(body, auth string) (int, string) {
+		return signedPost(t, srv, body, "AKIAWIRE", "wire-secret", "", auth)
 	}
 	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {role}, "RoleSessionName": {"wire"}}.Encode()
-	goodAuth := "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + strings.Repeat("a", 64)
 
-	status, body := post(form, "")
+	status, body := post(form, "-")
 	if status != 403 || !strings.Contains(body, "<Code>MissingAuthenticationToken</Code>") {
 		t.Errorf("no Authorization: got %d %s", status, body)
 	}
@@ -69,7 +101,7 @@ func TestWireFormat(t *testing.T) {
 	if status != 400 || !strings.Contains(body, "<Code>IncompleteSignature</Code>") || !strings.Contains(body, "<Type>Sender</Type>") {
 		t.Errorf("malformed Authorization: got %d %s", status, body)
 	}
-	status, body = post(form, goodAuth)
+	status, body = post(form, "")
 	for _, want := range []string{
 		`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">`,
 		"<AssumeRoleResult>", "<AccessKeyId>ASIA", "<SessionToken>", "<Expiration>",
@@ -79,21 +111,125 @@ func TestWireFormat(t *testing.T) {
 			t.Errorf("AssumeRole response %d lacks %q: %s", status, want, body)
 		}
 	}
-	status, body = post(url.Values{"Action": {"AssumeRole"}, "Version": {"2010-01-01"}}.Encode(), goodAuth)
+	// A well-formed header whose signature was not made with the secret.
+	status, body = post(form, "AWS4-HMAC-SHA256 Credential=AKIAWIRE/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("a", 64))
+	if status != 403 || !strings.Contains(body, "<Code>SignatureDoesNotMatch</Code>") || !strings.Contains(body, "<Message>"+msgSigMismatch+"</Message>") {
+		t.Errorf("forged signature: got %d %s", status, body)
+	}
+	status, body = signedPost(t, srv, form, "AKIAUNKNOWN", "wire-secret", "", "")
+	if status != 403 || !strings.Contains(body, "<Code>InvalidClientTokenId</Code>") || !strings.Contains(body, "<Message>"+msgInvalidToken+"</Message>") {
+		t.Errorf("unknown key: got %d %s", status, body)
+	}
+	status, body = post(url.Values{"Action": {"AssumeRole"}, "Version": {"2010-01-01"}}.Encode(), "")
 	if status != 400 || !strings.Contains(body, "<Code>InvalidAction</Code>") {
 		t.Errorf("wrong Version: got %d %s", status, body)
 	}
 	srv.FailNext("GetCallerIdentity", 1, "ServiceUnavailable")
-	status, body = post(url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode(), goodAuth)
+	status, body = post(url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}.Encode(), "")
 	if status != 503 || !strings.Contains(body, "<Type>Receiver</Type>") || !strings.Contains(body, "<ErrorResponse") {
 		t.Errorf("ServiceUnavailable: got %d %s", status, body)
 	}
 }
 
-func TestAssumeRoleAndCallerIdentityThroughSDK(t *testing.T) {
+// TestSignatureVerified: every signing path the library uses is refused
+// with a wrong secret (AWS's SignatureDoesNotMatch, 403), and with an
+// unknown key or a foreign session token (InvalidClientTokenId).
+func TestSignatureVerified(t *testing.T) {
+	ctx := context.Background()
+	srv := stsfake.NewForTest(t, stsfake.WithoutTestKeys(), stsfake.WithKey("AKIAREAL", "real-secret"))
+	assume := &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("s1")}
+	check := func(name string, err error, code, msg string) {
+		t.Helper()
+		var re interface{ HTTPStatusCode() int }
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			return
+		}
+		if got := apiCode(t, err); got != code || !strings.Contains(err.Error(), msg) || !errors.As(err, &re) || re.HTTPStatusCode() != 403 {
+			t.Errorf("%s: got %v, want 403 %s", name, err, code)
+		}
+	}
+
+	// AssumeRole with long-term keys.
+	good := client(srv, "AKIAREAL", "real-secret", "", noRetry)
+	out, err := good.AssumeRole(ctx, assume)
+	if err != nil {
+		t.Fatalf("right secret: %v", err)
+	}
+	_, err = client(srv, "AKIAREAL", "wrong-secret", "", noRetry).AssumeRole(ctx, assume)
+	check("AssumeRole, base keys, wrong secret", err, "SignatureDoesNotMatch", msgSigMismatch)
+	_, err = client(srv, "AKIANOBODY", "real-secret", "", noRetry).AssumeRole(ctx, assume)
+	check("AssumeRole, unknown key", err, "InvalidClientTokenId", msgInvalidToken)
+	_, err = client(srv, "AKIAREAL", "real-secret", "some-token", noRetry).AssumeRole(ctx, assume)
+	check("long-term key with a session token", err, "InvalidClientTokenId", msgInvalidToken)
+
+	// GetCallerIdentity.
+	if _, err := good.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("GetCallerIdentity: %v", err)
+	}
+	_, err = client(srv, "AKIAREAL", "wrong-secret", "", noRetry).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	check("GetCallerIdentity, wrong secret", err, "SignatureDoesNotMatch", msgSigMismatch)
+
+	// AssumeRole chained with the issued temporary credentials.
+	c := out.Credentials
+	chained := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::222222222222:role/Next"), RoleSessionName: aws.String("s2")}
+	if _, err := client(srv, *c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken, noRetry).AssumeRole(ctx, chained); err != nil {
+		t.Fatalf("chained with the issued credentials: %v", err)
+	}
+	_, err = client(srv, *c.AccessKeyId, *c.SecretAccessKey+"x", *c.SessionToken, noRetry).AssumeRole(ctx, chained)
+	check("AssumeRole chained, wrong secret", err, "SignatureDoesNotMatch", msgSigMismatch)
+	_, err = client(srv, *c.AccessKeyId, *c.SecretAccessKey, "", noRetry).AssumeRole(ctx, chained)
+	check("issued key without its token", err, "InvalidClientTokenId", msgInvalidToken)
+	other := srv.IssueCredentials(role, "other", time.Hour, 1)
+	_, err = client(srv, *c.AccessKeyId, *c.SecretAccessKey, other.SessionToken, noRetry).AssumeRole(ctx, chained)
+	check("issued key with another session's token", err, "InvalidClientTokenId", msgInvalidToken)
+
+	// The body is covered: a request altered after signing is refused.
+	form := url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {role}, "RoleSessionName": {"s1"}}.Encode()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(form))
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: "AKIAREAL", SecretAccessKey: "real-secret"}, req,
+		hex.EncodeToString(sum[:]), "sts", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	altered := strings.Replace(form, "role%2FAdmin", "role%2FRoot", 1)
+	req.Body, req.ContentLength = io.NopCloser(strings.NewReader(altered)), int64(len(altered))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "<Code>SignatureDoesNotMatch</Code>") {
+		t.Errorf("body altered after signing: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestTestKeysAccepted: the documented default key pairs sign; a default
+// key with another secret does not.
+func TestTestKeysAccepted(t *testing.T) {
 	ctx := context.Background()
 	srv := stsfake.NewForTest(t)
-	base := client(srv, "AKIABASE", "secret", "")
+	for _, k := range stsfake.TestKeys {
+		if _, err := client(srv, k.AccessKeyID, k.SecretAccessKey, "", noRetry).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			t.Errorf("%s: %v", k.AccessKeyID, err)
+		}
+	}
+	_, err := client(srv, "AKIABASE", "not-one-of-its-secrets", "", noRetry).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if apiCode(t, err) != "SignatureDoesNotMatch" {
+		t.Errorf("default key, wrong secret: %v", err)
+	}
+	srv.AddKey("AKIALATER", "later-secret")
+	if _, err := client(srv, "AKIALATER", "later-secret", "", noRetry).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("AddKey: %v", err)
+	}
+}
+
+func TestAssumeRoleAndCallerIdentityThroughSDK(t *testing.T) {
+	ctx := context.Background()
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
+	base := client(srv, "AKIASTSFAKE", "stsfake-secret", "")
 	id, err := base.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -177,12 +313,12 @@ func TestExpiredCredentialsRejected(t *testing.T) {
 
 func TestAssumeRoleValidation(t *testing.T) {
 	ctx := context.Background()
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.SetRole("arn:aws:iam::111111111111:role/Ext", stsfake.RoleSettings{ExternalID: "secret-ext"})
 	srv.SetRole("arn:aws:iam::111111111111:role/MFA", stsfake.RoleSettings{RequireMFA: true, TokenCode: "123456"})
 	srv.SetRole("arn:aws:iam::111111111111:role/Short", stsfake.RoleSettings{MaxSessionDuration: time.Hour})
 	srv.Deny("arn:aws:iam::111111111111:role/Denied")
-	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", noRetry)
 	in := func(arn, name string, mod func(*sts.AssumeRoleInput)) *sts.AssumeRoleInput {
 		i := &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String(name)}
 		if mod != nil {
@@ -228,9 +364,9 @@ func TestAssumeRoleValidation(t *testing.T) {
 }
 
 func TestThrottlingRecoveredBySDKRetryer(t *testing.T) {
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.FailNext("AssumeRole", 2, "Throttling")
-	c := client(srv, "AKIABASE", "secret", "", func(o *sts.Options) {
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", func(o *sts.Options) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = zeroBackoff{} })
 	})
 	if _, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("ss")}); err != nil {
@@ -246,11 +382,11 @@ type zeroBackoff struct{}
 func (zeroBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
 
 func TestHandleExtension(t *testing.T) {
-	srv := stsfake.NewForTest(t)
+	srv := stsfake.NewForTest(t, stsfake.WithKey("AKIASTSFAKE", "stsfake-secret"))
 	srv.Handle("GetFederationToken", func(w http.ResponseWriter, r *http.Request, form url.Values) {
 		stsfake.WriteError(w, http.StatusForbidden, "AccessDenied", "no federation for "+form.Get("Name"))
 	})
-	c := client(srv, "AKIABASE", "secret", "", noRetry)
+	c := client(srv, "AKIASTSFAKE", "stsfake-secret", "", noRetry)
 	_, err := c.GetFederationToken(context.Background(), &sts.GetFederationTokenInput{Name: aws.String("bob")})
 	if apiCode(t, err) != "AccessDenied" || !strings.Contains(err.Error(), "no federation for bob") {
 		t.Errorf("custom handler: %v", err)
@@ -258,5 +394,39 @@ func TestHandleExtension(t *testing.T) {
 	_, err = c.GetSessionToken(context.Background(), &sts.GetSessionTokenInput{})
 	if apiCode(t, err) != "InvalidAction" {
 		t.Errorf("unknown action: %v", err)
+	}
+}
+
+// TestAWSCLISignatures: botocore's SigV4 signer (the AWS CLI v2 from
+// Debian, another implementation than the Go SDK's) is verified the same
+// way: the right secret is accepted, a wrong one gets AWS's
+// SignatureDoesNotMatch.
+func TestAWSCLISignatures(t *testing.T) {
+	const awsBin = "/usr/bin/aws"
+	if _, err := os.Stat(awsBin); err != nil {
+		testpeer.Missing(t, "the AWS CLI v2 from Debian (%s) is not installed: %v", awsBin, err)
+	}
+	srv := stsfake.NewForTest(t, stsfake.WithoutTestKeys(), stsfake.WithKey("AKIACLIEXAMPLE", "cli-secret"))
+	run := func(secret string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		dir := t.TempDir()
+		cmd := exec.CommandContext(ctx, awsBin, "sts", "get-caller-identity", "--endpoint-url", srv.URL, "--output", "json")
+		cmd.Env = []string{
+			"PATH=/usr/bin:/bin", "HOME=" + dir, "AWS_CONFIG_FILE=" + filepath.Join(dir, "none"),
+			"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none"), "AWS_EC2_METADATA_DISABLED=true",
+			"AWS_ACCESS_KEY_ID=AKIACLIEXAMPLE", "AWS_SECRET_ACCESS_KEY=" + secret, "AWS_REGION=us-east-1",
+			"AWS_MAX_ATTEMPTS=1", "HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1,localhost",
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("cli-secret")
+	if err != nil || !strings.Contains(out, `"Arn": "arn:aws:iam::123456789012:user/rolehop-test"`) {
+		t.Fatalf("aws sts get-caller-identity with the right secret: %v\n%s", err, out)
+	}
+	out, err = run("wrong-secret")
+	if err == nil || !strings.Contains(out, "SignatureDoesNotMatch") {
+		t.Fatalf("aws sts get-caller-identity with a wrong secret: %v\n%s", err, out)
 	}
 }
