@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/rolehop/rolehop/credcache"
+	"github.com/rolehop/rolehop/internal/samltest"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/saml/idp"
@@ -183,14 +184,14 @@ source_profile = base
 	})
 }
 
+// TestSAMLConformance runs the suite against the real SimpleSAMLphp. Its
+// assertions carry the wall clock's time and STS takes an assertion only
+// within 5 minutes of its issue, so the refresh property runs in
+// TestSAMLSignedAtTestClockConformance.
 func TestSAMLConformance(t *testing.T) {
-	// One IdP for every harness (a fresh STS each): SimpleSAMLphp starts in
-	// about a second. Its assertions last 2h here so that the clock can
-	// move past the credentials' half life with one assertion.
-	ssp := testpeer.NewSimpleSAML(t, testpeer.SimpleSAMLOptions{Accounts: []string{acctA, acctB}, AssertionLifetime: 2 * time.Hour})
+	ssp := testpeer.NewSimpleSAML(t, testpeer.SimpleSAMLOptions{Accounts: []string{acctA, acctB}})
 	sessiontest.Run(t, func(t *testing.T) *sessiontest.Harness {
-		clock := &realClock{}
-		srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
+		srv := stsfake.NewForTest(t)
 		for _, a := range []string{acctA, acctB} {
 			if err := srv.TrustIdP(principalOf(a), ssp.CertPEM); err != nil {
 				t.Fatal(err)
@@ -199,9 +200,45 @@ func TestSAMLConformance(t *testing.T) {
 		b := newSTSBackend(srv, "AssumeRoleWithSAML")
 		base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL)}
 		p, err := session.NewSAML(&idp.Form{URL: ssp.AWSLoginURL, Prompter: idp.Fixed{User: "alice", Pass: "alicepass"}}, "Admin",
-			func(o *session.SAMLOptions) {
-				o.Base, o.Now, o.AssertionCacheTime = &base, clock.Now, 2*time.Hour
-			})
+			func(o *session.SAMLOptions) { o.Base = &base })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &sessiontest.Harness{Provider: p, Backend: b, Accounts: [2]string{acctA, acctB},
+			Why: "SimpleSAMLphp signs assertions at the wall clock's time"}
+	})
+}
+
+// clockIdP is an IdP signing assertions (internal/samltest) at a test
+// clock's time: what SimpleSAMLphp cannot be made to do.
+type clockIdP struct {
+	t     testing.TB
+	idp   *samltest.IdP
+	now   func() time.Time
+	roles []string
+}
+
+func (c *clockIdP) Assertion(ctx context.Context) (string, error) {
+	return c.idp.Base64(c.t, samltest.Response{IssueInstant: c.now().UTC().Truncate(time.Second),
+		Attributes: samltest.AWSAttributes("alice", 3600, c.roles...)}), nil
+}
+
+func TestSAMLSignedAtTestClockConformance(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) *sessiontest.Harness {
+		clock := newClock()
+		srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
+		signer := samltest.NewIdP(t, "https://idp.test/saml")
+		var roles []string
+		for _, a := range []string{acctA, acctB} {
+			if err := srv.TrustIdP(principalOf(a), signer.CertPEM); err != nil {
+				t.Fatal(err)
+			}
+			roles = append(roles, roleOf(a, "Admin")+","+principalOf(a))
+		}
+		b := newSTSBackend(srv, "AssumeRoleWithSAML")
+		base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL)}
+		p, err := session.NewSAML(&clockIdP{t: t, idp: signer, now: clock.Now, roles: roles}, "Admin",
+			func(o *session.SAMLOptions) { o.Base, o.Now = &base, clock.Now })
 		if err != nil {
 			t.Fatal(err)
 		}
