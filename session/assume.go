@@ -112,7 +112,7 @@ func (a *assumer) assume(ctx context.Context, client *sts.Client, parent aws.Cre
 
 	d := p.Duration
 	if d > MaxChainedDuration && parent != nil && chained(ctx, parent) {
-		o.Logger.Info("role chaining limits a session to 1h: using 1h instead of the requested duration",
+		o.Logger.Warn("role chaining limits a session to 1h: using 1h instead of the requested duration",
 			"role", roleARN, "requested", d.String(), "used", MaxChainedDuration.String())
 		d = MaxChainedDuration
 	}

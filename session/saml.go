@@ -260,6 +260,14 @@ func (s *SAML) baseConfig(ctx context.Context) (aws.Config, *sts.Client, error) 
 	} else {
 		var err error
 		cfg, err = config.LoadDefaultConfig(ctx)
+		var missing config.SharedConfigProfileNotExistError
+		if errors.As(err, &missing) {
+			// AssumeRoleWithSAML needs no AWS credentials: an exported
+			// AWS_PROFILE naming a profile that does not exist (yet) must not
+			// stop a SAML login. The environment's settings still apply.
+			s.o.Logger.Debug("AWS_PROFILE names no profile; the sts client reads the environment only", "profile", missing.Profile)
+			cfg, err = envOnlyConfig()
+		}
 		if err != nil {
 			return aws.Config{}, nil, fmt.Errorf("load aws configuration for the sts client: %w", err)
 		}
@@ -272,4 +280,19 @@ func (s *SAML) baseConfig(ctx context.Context) (aws.Config, *sts.Client, error) 
 	s.sts = samlSTSClient(cfg, s.o)
 	s.base, s.haveBase = cfg, true
 	return s.base, s.sts, nil
+}
+
+// envOnlyConfig is the configuration of the environment alone (AWS_REGION,
+// AWS_ENDPOINT_URL(_STS), ...), without the shared files: what an unsigned
+// call needs when AWS_PROFILE names a profile that does not exist.
+func envOnlyConfig() (aws.Config, error) {
+	env, err := config.NewEnvConfig()
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg := aws.Config{Region: env.Region, ConfigSources: []any{env}}
+	if env.BaseEndpoint != "" {
+		cfg.BaseEndpoint = aws.String(env.BaseEndpoint)
+	}
+	return cfg, nil
 }

@@ -70,7 +70,7 @@ func assumeWithSAML(ctx context.Context, client *sts.Client, role saml.Role, ass
 	}
 	if d := p.Duration; d != 0 {
 		if sessionDuration > 0 && d > sessionDuration {
-			o.Logger.Info("the IdP's SessionDuration limits the session: using it instead of the requested duration",
+			o.Logger.Warn("the IdP's SessionDuration limits the session: using it instead of the requested duration",
 				"role", role.RoleARN, "requested", d.String(), "used", sessionDuration.String())
 			d = sessionDuration
 		}

@@ -537,3 +537,21 @@ func (f funcStore) Save(b64 string) error {
 func withStore(load func() (string, bool), save func(string)) func(*session.SAMLOptions) {
 	return func(o *session.SAMLOptions) { o.AssertionStore = funcStore{load, save} }
 }
+
+// An exported AWS_PROFILE that names no profile (a user who just cleared
+// their files, or one that `rolehop login` is about to write) must not
+// break a SAML login, which needs no AWS credentials.
+func TestSAMLIgnoresAMissingAWSProfile(t *testing.T) {
+	e := newSAMLEnv(t)
+	awsFiles(t, "", "")
+	t.Setenv("AWS_PROFILE", "not-written-yet")
+	t.Setenv("AWS_ENDPOINT_URL_STS", e.srv.URL)
+	client := &idp.Form{URL: e.idp.AWSLoginURL, Prompter: idp.Fixed{User: "alice", Pass: "alicepass"}}
+	p, err := session.NewSAML(client, "Admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Credentials(context.Background(), acctA); err != nil {
+		t.Fatalf("SAML login with AWS_PROFILE naming no profile: %v", err)
+	}
+}
