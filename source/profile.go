@@ -61,9 +61,14 @@ func Open(ctx context.Context, name string, opts *Options) (*Profile, error) {
 			return nil, err
 		}
 	}
-	cfg, err := loadSDKProfile(ctx, name, &o)
+	sdk := o
+	sdk.Region = ""
+	cfg, err := loadSDKProfile(ctx, name, &sdk)
 	if err != nil {
 		return nil, err
+	}
+	if o.Region != "" {
+		cfg.Region = o.Region
 	}
 	return &Profile{Name: name, Region: cfg.Region, opts: o, cfg: cfg}, nil
 }

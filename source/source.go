@@ -131,6 +131,11 @@ type Options struct {
 	// Getenv reads AWS_PROFILE, AWS_CREDENTIAL_EXPIRATION and the source
 	// chain of parent processes (EnvChain); nil means os.Getenv.
 	Getenv func(string) string
+	// Duration, when set, overrides the session duration of the role the
+	// profile names (a source's last hop, an SDK profile's role_arn).
+	Duration time.Duration
+	// Region, when set, overrides the profile's region.
+	Region string
 }
 
 func (o *Options) getenv(k string) string {
@@ -275,6 +280,16 @@ func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		s.Hops = append(s.Hops, hops[i])
+	}
+	if o.Duration != 0 {
+		last := &s.Hops[len(s.Hops)-1]
+		last.Duration = o.Duration
+		if err := session.ValidateAssumeRole(last.RoleARN, last.params()); err != nil {
+			return nil, fmt.Errorf("duration for profile %q: %w", profile, err)
+		}
+	}
+	if o.Region != "" {
+		s.Region = o.Region
 	}
 	key, err := s.cacheKey()
 	if err != nil {
@@ -430,16 +445,24 @@ func (s *Source) loadProfile(ctx context.Context, profile string) (aws.Config, e
 }
 
 // loadSDKProfile loads an AWS profile with the SDK, with o's config file,
-// MFA prompt and load options.
+// MFA prompt and load options (its Duration applies to a role_arn profile;
+// its Region is not applied here).
 func loadSDKProfile(ctx context.Context, profile string, o *Options) (aws.Config, error) {
 	return session.LoadProfile(ctx, profile, func(po *session.ProfileOptions) {
 		po.Logger, po.Getenv = o.Logger, o.Getenv
 		if o.ConfigFile != "" {
 			po.LoadOptions = append(po.LoadOptions, config.WithSharedConfigFiles([]string{o.ConfigFile}))
 		}
-		if o.TokenProvider != nil {
-			tp := o.TokenProvider
-			po.LoadOptions = append(po.LoadOptions, config.WithAssumeRoleCredentialOptions(func(ao *stscreds.AssumeRoleOptions) { ao.TokenProvider = tp }))
+		if o.TokenProvider != nil || o.Duration != 0 {
+			tp, d := o.TokenProvider, o.Duration
+			po.LoadOptions = append(po.LoadOptions, config.WithAssumeRoleCredentialOptions(func(ao *stscreds.AssumeRoleOptions) {
+				if tp != nil {
+					ao.TokenProvider = tp
+				}
+				if d != 0 {
+					ao.Duration = d
+				}
+			}))
 		}
 		po.LoadOptions = append(po.LoadOptions, o.LoadOptions...)
 	})

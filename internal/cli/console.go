@@ -127,7 +127,7 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		return consoleError(console.ErrUnknownService, opts.Service)
 	}
 
-	p, err := openProfile(ctx, opts.F, log, opts.Profile)
+	p, err := openProfile(ctx, opts.F, log, Delivery{Profile: opts.Profile})
 	if err != nil {
 		return err
 	}

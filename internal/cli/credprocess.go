@@ -13,9 +13,9 @@ import (
 
 // CredentialProcessOptions are the inputs of `rolehop credential-process`.
 type CredentialProcessOptions struct {
-	F       *Factory
-	Logger  *slog.Logger
-	Profile string // --profile
+	F      *Factory
+	Logger *slog.Logger
+	Delivery
 }
 
 // NewCmdCredentialProcess builds `rolehop credential-process`; runF, when not
@@ -44,7 +44,7 @@ func NewCmdCredentialProcess(f *Factory, runF func(*CredentialProcessOptions) er
 			return runCredentialProcess(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "the profile whose credentials to print (required)")
+	addDeliveryFlags(cmd, &opts.Delivery)
 	return cmd
 }
 
@@ -61,7 +61,7 @@ func runCredentialProcess(ctx context.Context, opts *CredentialProcessOptions) e
 	if opts.Profile == "" {
 		return usageError(errors.New("--profile is required: name the profile, e.g. --profile prod"))
 	}
-	c, _, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Profile)
+	c, _, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
 	}

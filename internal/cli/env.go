@@ -16,10 +16,10 @@ import (
 
 // EnvOptions are the inputs of `rolehop env`.
 type EnvOptions struct {
-	F       *Factory
-	Logger  *slog.Logger
-	Profile string // "" = AWS_PROFILE, else the SDK's default chain
-	Format  string // sh (default), fish, powershell, dotenv or json
+	F      *Factory
+	Logger *slog.Logger
+	Delivery
+	Format string // sh (default), fish, powershell, dotenv or json
 }
 
 // envFormats are the --format values of env.
@@ -50,7 +50,7 @@ func NewCmdEnv(f *Factory, runF func(*EnvOptions) error) *cobra.Command {
 			return runEnv(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Profile, "profile", "", "the profile (instead of the positional PROFILE; default AWS_PROFILE)")
+	addDeliveryFlags(cmd, &opts.Delivery)
 	cmd.Flags().StringVarP(&opts.Format, "format", "f", "sh", "output format: "+strings.Join(envFormats, ", "))
 	return cmd
 }
@@ -62,7 +62,7 @@ func runEnv(ctx context.Context, opts *EnvOptions) error {
 	if !slices.Contains(envFormats, opts.Format) {
 		return usageError(fmt.Errorf("--format %q: want one of %s", opts.Format, strings.Join(envFormats, ", ")))
 	}
-	c, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Profile)
+	c, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
 	}

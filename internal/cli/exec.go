@@ -17,36 +17,40 @@ import (
 
 // ExecOptions are the inputs of `rolehop exec`.
 type ExecOptions struct {
-	F       *Factory
-	Logger  *slog.Logger
-	Profile string   // the profile ("" = AWS_PROFILE, else the SDK's default chain)
-	Command []string // the command and its arguments
+	F      *Factory
+	Logger *slog.Logger
+	Delivery
+	Command []string // the command and its arguments; none opens $SHELL
+	Force   bool     // --force: nest inside another rolehop exec shell
 }
+
+// envMarker marks a process rolehop exec started (its value is the
+// profile): aws-vault's AWS_VAULT habit.
+const envMarker = "ROLEHOP_PROFILE"
 
 // NewCmdExec builds `rolehop exec`; runF, when not nil, runs instead of the
 // command.
 func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 	opts := &ExecOptions{F: f}
-	var profileFlag string
 	cmd := &cobra.Command{
-		Use:   "exec [PROFILE] -- COMMAND [ARGS...]",
-		Short: "Run a command with a profile's credentials in its environment",
+		Use:   "exec [PROFILE] [flags] [-- COMMAND [ARGS...]]",
+		Short: "Run a command (or a shell) with a profile's credentials in its environment",
 		Long: "exec runs COMMAND with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,\n" +
-			"AWS_CREDENTIAL_EXPIRATION and (when the profile has a region) AWS_REGION and\n" +
-			"AWS_DEFAULT_REGION set, and AWS_PROFILE and other variables that would override\n" +
-			"them removed. PROFILE (or --profile, else AWS_PROFILE) is any profile: a rolehop\n" +
-			"source, one `rolehop login` wrote, or anything the AWS SDK resolves. SIGINT,\n" +
-			"SIGTERM and SIGHUP are passed to the command; its exit status is rolehop's\n" +
-			"(128+N when it was killed by signal N).",
-		Example: "  rolehop exec prod -- aws s3 ls\n  rolehop exec --profile prod -- terraform plan",
+			"AWS_CREDENTIAL_EXPIRATION and (when known) AWS_REGION and AWS_DEFAULT_REGION set,\n" +
+			"ROLEHOP_PROFILE naming the profile, and AWS_PROFILE and other variables that would\n" +
+			"override them removed. Without COMMAND it opens $SHELL (exit it to leave). PROFILE\n" +
+			"(or --profile, else AWS_PROFILE) is any profile: a rolehop source, one `rolehop\n" +
+			"login` wrote, or anything the AWS SDK resolves. Flags go before --; everything\n" +
+			"after -- is the command's. SIGINT, SIGTERM and SIGHUP are passed to the command;\n" +
+			"its exit status is rolehop's (128+N when it was killed by signal N).",
+		Example: "  rolehop exec prod -- aws s3 ls\n" +
+			"  rolehop exec prod --region eu-west-1 -- terraform plan\n" +
+			"  rolehop exec prod                      # a shell with prod's credentials",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Logger = f.Logger()
-			profile, command, err := profileAndCommand(cmd, args, profileFlag)
+			profile, command, err := profileAndCommand(cmd, args, opts.Profile)
 			if err != nil {
 				return err
-			}
-			if len(command) == 0 {
-				return usageError(errors.New("usage: rolehop exec [PROFILE] -- COMMAND [ARGS...]"))
 			}
 			opts.Profile, opts.Command = profile, command
 			if runF != nil {
@@ -55,36 +59,71 @@ func NewCmdExec(f *Factory, runF func(*ExecOptions) error) *cobra.Command {
 			return runExec(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&profileFlag, "profile", "", "the profile (instead of the positional PROFILE; default AWS_PROFILE)")
-	// Everything after PROFILE belongs to the command, flags included.
+	addDeliveryFlags(cmd, &opts.Delivery)
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "run even inside another rolehop exec shell (ROLEHOP_PROFILE set)")
+	// Flags stop at PROFILE: a command without "--" keeps its own flags.
 	cmd.Flags().SetInterspersed(false)
+	cmd.SetFlagErrorFunc(commandFlagError)
 	return cmd
 }
 
-// profileAndCommand splits `[PROFILE] [--] COMMAND...`: with --profile every
-// argument is the command; else the first argument before "--" is the
-// profile.
+// commandFlagError explains a flag rolehop does not know in a command line
+// that runs another command: it belongs after "--".
+func commandFlagError(cmd *cobra.Command, err error) error {
+	return usageError(fmt.Errorf("%w; put -- before the command and its own flags, e.g. %s prod -- aws s3 ls --recursive", err, cmd.CommandPath()))
+}
+
+// profileAndCommand splits `[PROFILE] [flags] [--] COMMAND...`. cobra
+// stops parsing flags at PROFILE (interspersed flags off); the flags that
+// follow PROFILE are parsed here, up to "--" or the command's first word, so
+// `exec prod --region eu-west-1 -- true` and `exec prod sh -c 'exit 3'` both
+// read as meant. The arguments before "--" are at most one profile (or none
+// with --profile).
 func profileAndCommand(cmd *cobra.Command, args []string, profileFlag string) (string, []string, error) {
 	if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+		// "--" came before any positional argument.
 		profile, err := profileArg(cmd, args[:dash], profileFlag)
 		return profile, args[dash:], err
 	}
-	if profileFlag != "" || len(args) == 0 {
-		return profileFlag, commandArgs(args), nil
+	if len(args) == 0 || profileFlag != "" {
+		// --profile given: every argument is the command.
+		return profileFlag, args, nil
 	}
-	return args[0], commandArgs(args[1:]), nil
+	profile, rest := args[0], args[1:]
+	fs := cmd.Flags()
+	if err := fs.Parse(rest); err != nil {
+		return "", nil, commandFlagError(cmd, err)
+	}
+	command := fs.Args()
+	if p := fs.Lookup("profile"); p != nil && p.Changed {
+		return "", nil, usageError(fmt.Errorf("profile given twice (%q and --profile %q); give one", profile, p.Value.String()))
+	}
+	return profile, command, nil
 }
 
 func runExec(ctx context.Context, opts *ExecOptions) error {
-	c, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Profile)
+	f := opts.F
+	if outer := f.getenv(envMarker); outer != "" && !opts.Force {
+		return usageError(fmt.Errorf("already in a rolehop exec session for %q (%s is set): exit that shell first, or pass --force", outer, envMarker))
+	}
+	command := opts.Command
+	if len(command) == 0 {
+		shell := f.getenv("SHELL")
+		if shell == "" {
+			shell = "/bin/sh"
+		}
+		command = []string{shell}
+	}
+	c, p, err := profileCredentials(ctx, f, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
 	}
-	env := credenv.With(opts.F.environ(), credenv.Vars(c, p.Region)...)
-	if p.Name != "" {
-		env = append(env, "ROLEHOP_PROFILE="+p.Name)
+	env := credenv.With(f.environ(), credenv.Vars(c, p.Region)...)
+	env = append(env, envMarker+"="+profileLabel(p))
+	if len(opts.Command) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "rolehop: starting %s with the credentials of %s; exit it to leave\n", command[0], profileLabel(p))
 	}
-	return runChild(opts.F.IO, opts.Logger, opts.Command, env)
+	return runChild(f.IO, opts.Logger, command, env)
 }
 
 // runChild runs argv with env on the command's streams, passing SIGINT,
@@ -138,13 +177,4 @@ func childStatus(name string, err error) error {
 		return &ExitError{Code: ee.ExitCode()}
 	}
 	return fmt.Errorf("run %q: %w", name, err)
-}
-
-// commandArgs drops the "--" separating rolehop's arguments from the
-// command's (with interspersed flags off, cobra keeps it after PROFILE).
-func commandArgs(args []string) []string {
-	if len(args) > 0 && args[0] == "--" {
-		return args[1:]
-	}
-	return args
 }

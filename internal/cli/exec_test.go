@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -84,5 +85,48 @@ func TestExecForwardsSignals(t *testing.T) {
 	// A child killed by a signal: 128+N, like a shell.
 	if _, _, code := runRolehop(t, env, "exec", "prod", "--", "sh", "-c", "kill -KILL $$"); code != 128+9 {
 		t.Errorf("killed child: exit %d, want 137", code)
+	}
+}
+
+// TestExecOpensAShell: with no command, exec opens $SHELL with the
+// credentials and the marker variable, and exits with the shell's status;
+// inside such a shell a second exec is refused unless forced.
+func TestExecOpensAShell(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	awsEnv(t, srv, fakeConfig, "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	run := func(env map[string]string, stdin string, args ...string) (string, string, error) {
+		ios, in, out, errOut := Test()
+		in.WriteString(stdin)
+		f := NewFactory(ios)
+		f.Getenv = func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			return os.Getenv(k)
+		}
+		cmd := NewRootCmd(f, "test")
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(t.Context())
+		return out.String(), errOut.String(), err
+	}
+	out, stderr, err := run(map[string]string{"SHELL": "/bin/sh"}, `printf '%s %s' "$AWS_ACCESS_KEY_ID" "$ROLEHOP_PROFILE"; exit 5`+"\n", "exec", "prod")
+	if ExitCode(err) != 5 {
+		t.Fatalf("shell exit status: %v (stderr %q)", err, stderr)
+	}
+	key, marker, _ := strings.Cut(out, " ")
+	if is, ok := srv.Issued(key); !ok || is.RoleARN != "arn:aws:iam::111111111111:role/Admin" || marker != "prod" {
+		t.Errorf("the shell saw %q", out)
+	}
+	if !strings.Contains(stderr, "starting /bin/sh with the credentials of prod") {
+		t.Errorf("stderr %q does not say a shell starts", stderr)
+	}
+	// Nested: refused, then forced.
+	nested := map[string]string{"SHELL": "/bin/sh", "ROLEHOP_PROFILE": "prod"}
+	if _, _, err := run(nested, "exit 0\n", "exec", "prod"); ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("nested exec: %v, want a usage error naming --force", err)
+	}
+	if _, _, err := run(nested, "exit 0\n", "exec", "prod", "--force"); err != nil {
+		t.Errorf("nested exec with --force: %v", err)
 	}
 }

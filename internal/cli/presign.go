@@ -143,7 +143,7 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 
 	// Opening the profile fetches its credentials: a clear error here, and
 	// the presigner reuses them.
-	prof, err := openProfile(ctx, opts.F, log, opts.Profile)
+	prof, err := openProfile(ctx, opts.F, log, Delivery{Profile: opts.Profile})
 	if err != nil {
 		return err
 	}

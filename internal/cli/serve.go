@@ -14,9 +14,9 @@ import (
 
 // ServeOptions are the inputs of `rolehop serve`.
 type ServeOptions struct {
-	F       *Factory
-	Logger  *slog.Logger
-	Profile string   // "" = AWS_PROFILE, else the SDK's default chain
+	F      *Factory
+	Logger *slog.Logger
+	Delivery
 	Command []string // optional command to run with the endpoint's variables
 }
 
@@ -24,9 +24,8 @@ type ServeOptions struct {
 // the command.
 func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
 	opts := &ServeOptions{F: f}
-	var profileFlag string
 	cmd := &cobra.Command{
-		Use:   "serve [PROFILE] [-- COMMAND [ARGS...]]",
+		Use:   "serve [PROFILE] [flags] [-- COMMAND [ARGS...]]",
 		Short: "Serve a profile's credentials on a local ECS-style endpoint",
 		Long: "serve runs a credentials endpoint in the ECS container format on 127.0.0.1 (a random\n" +
 			"port) with a random bearer token, handing out PROFILE's credentials (or --profile's,\n" +
@@ -37,7 +36,7 @@ func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
 			"removed) and exits with its status.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Logger = f.Logger()
-			profile, command, err := profileAndCommand(cmd, args, profileFlag)
+			profile, command, err := profileAndCommand(cmd, args, opts.Profile)
 			if err != nil {
 				return err
 			}
@@ -48,15 +47,16 @@ func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
 			return runServe(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&profileFlag, "profile", "", "the profile (instead of the positional PROFILE; default AWS_PROFILE)")
+	addDeliveryFlags(cmd, &opts.Delivery)
 	cmd.Flags().SetInterspersed(false)
+	cmd.SetFlagErrorFunc(commandFlagError)
 	return cmd
 }
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
 	// Fetch once first: a bad profile or a refused role fails here, before
 	// anything is printed or started.
-	_, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Profile)
+	_, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
 	}

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 
+	"github.com/rolehop/rolehop/internal/duration"
 	"github.com/rolehop/rolehop/internal/login"
 	"github.com/rolehop/rolehop/internal/settings"
 	"github.com/rolehop/rolehop/saml/idp"
@@ -35,20 +37,60 @@ func profileArg(cmd *cobra.Command, args []string, flag string) (string, error) 
 	return flag, nil
 }
 
+// Delivery are the flags every command that delivers credentials takes:
+// which profile, and what to change about its session.
+type Delivery struct {
+	Profile  string        // PROFILE or --profile; "" = AWS_PROFILE, else the SDK's default chain
+	Region   string        // --region: overrides the profile's region
+	Duration time.Duration // --duration: the role session's length (sources and role_arn profiles)
+}
+
+// addDeliveryFlags adds --profile, --region and --duration to cmd.
+func addDeliveryFlags(cmd *cobra.Command, d *Delivery) {
+	fl := cmd.Flags()
+	fl.StringVar(&d.Profile, "profile", "", "the profile (instead of the positional PROFILE; default AWS_PROFILE)")
+	fl.StringVar(&d.Region, "region", "", "region handed out with the credentials (default: the profile's)")
+	fl.Var(&durationFlag{&d.Duration}, "duration", "role session length, 15m to 12h (default: the profile's, else 1h)")
+}
+
+// durationFlag reads a duration as rolehop's files spell one (1h, 90m,
+// 3600).
+type durationFlag struct{ d *time.Duration }
+
+func (f *durationFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f *durationFlag) Type() string { return "duration" }
+
+func (f *durationFlag) Set(s string) error {
+	d, err := duration.Parse(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
 // openProfile opens the credentials a profile names, whatever kind of
 // profile it is (source.Open): "" means AWS_PROFILE, else the SDK's default
 // chain. Every command that delivers credentials goes through here.
-func openProfile(ctx context.Context, f *Factory, log *slog.Logger, name string) (*source.Profile, error) {
-	p, err := source.Open(ctx, name, sourceOptions(f, log))
+func openProfile(ctx context.Context, f *Factory, log *slog.Logger, d Delivery) (*source.Profile, error) {
+	o := sourceOptions(f, log)
+	o.Region, o.Duration = d.Region, d.Duration
+	p, err := source.Open(ctx, d.Profile, o)
 	if err != nil {
 		return nil, profileError(err)
 	}
 	return p, nil
 }
 
-// profileCredentials opens name and fetches its credentials.
-func profileCredentials(ctx context.Context, f *Factory, log *slog.Logger, name string) (aws.Credentials, *source.Profile, error) {
-	p, err := openProfile(ctx, f, log, name)
+// profileCredentials opens the profile and fetches its credentials.
+func profileCredentials(ctx context.Context, f *Factory, log *slog.Logger, d Delivery) (aws.Credentials, *source.Profile, error) {
+	p, err := openProfile(ctx, f, log, d)
 	if err != nil {
 		return aws.Credentials{}, nil, err
 	}

@@ -59,7 +59,7 @@ func runWhoami(ctx context.Context, opts *WhoamiOptions) error {
 	if opts.Output != "json" && opts.Output != "text" {
 		return usageError(fmt.Errorf("--output %q: want json or text", opts.Output))
 	}
-	p, err := openProfile(ctx, opts.F, opts.Logger, opts.Profile)
+	p, err := openProfile(ctx, opts.F, opts.Logger, Delivery{Profile: opts.Profile})
 	if err != nil {
 		return err
 	}
