@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"iter"
 	"log/slog"
+	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -337,7 +337,7 @@ type browserLogin struct {
 	allowed map[string]bool
 	stall   time.Duration
 	log     *slog.Logger
-	fl *flow
+	fl      *flow
 
 	got      chan intercepted
 	done     chan struct{}
