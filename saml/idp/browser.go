@@ -292,10 +292,9 @@ func (b *Browser) Assertion(ctx context.Context) (string, error) {
 
 	s := &browserLogin{
 		b: b, exe: exe, dir: dir, start: start, allowed: allowed, stall: stall,
-		log:  log,
-		fl:   &flow{name: "browser idp", userField: b.UsernameField, passField: b.PasswordField, prompter: b.Prompter},
-		got:  make(chan intercepted, 4),
-		done: make(chan struct{}),
+		log: log,
+		fl:  &flow{name: "browser idp", userField: b.UsernameField, passField: b.PasswordField, prompter: b.Prompter},
+		got: make(chan intercepted, 4),
 	}
 	out, err := s.run(lctx)
 	if err != nil {
@@ -339,10 +338,11 @@ type browserLogin struct {
 	log     *slog.Logger
 	fl      *flow
 
-	got      chan intercepted
-	done     chan struct{}
-	doneOnce sync.Once
-	output   tailBuffer
+	got    chan intercepted
+	output tailBuffer
+	// parent is the login's context: when it is still live and the tab's
+	// context ends, the browser went away.
+	parent context.Context
 }
 
 func (s *browserLogin) allocatorOptions() []chromedp.ExecAllocatorOption {
@@ -383,6 +383,7 @@ func (s *browserLogin) allocatorOptions() []chromedp.ExecAllocatorOption {
 
 func (s *browserLogin) run(ctx context.Context) (string, error) {
 	log := s.log
+	s.parent = ctx
 	if s.b.InsecureSkipVerify {
 		log.WarnContext(ctx, "browser idp: TLS certificate errors are IGNORED in the browser (InsecureSkipVerify); anyone on the network path can read the password and the assertion")
 	}
@@ -400,7 +401,7 @@ func (s *browserLogin) run(ctx context.Context) (string, error) {
 	t0 := time.Now()
 	if err := chromedp.Do(tctx); err != nil {
 		if errors.Is(err, chromedp.ErrNoDisplay) {
-			return "", fmt.Errorf("browser idp: %w: no display for the browser window ($DISPLAY and $WAYLAND_DISPLAY are empty); sign in from a desktop session, or use headless mode where the IdP allows it", ErrNoBrowser)
+			return "", errors.New("browser idp: no display for the browser window ($DISPLAY and $WAYLAND_DISPLAY are empty); sign in from a desktop session, or use headless mode where the IdP allows it")
 		}
 		if ctx.Err() != nil {
 			return "", err
@@ -550,14 +551,20 @@ func (s *browserLogin) wait(ctx context.Context, detached <-chan struct{}) (stri
 				return sr, err
 			}
 		case <-detached:
-			return "", fmt.Errorf("browser idp: the browser window was closed before the sign-in finished: %w", context.Canceled)
+			return "", s.closed()
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); !errors.Is(cause, errLoginTimeout) && !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
-				return "", fmt.Errorf("browser idp: the browser went away before the sign-in finished: %w", context.Canceled)
-			}
-			return "", ctx.Err()
+			return "", s.closed()
 		}
 	}
+}
+
+// closed explains the end of the tab: the login's own end (cancel, time
+// limit), or the window closed by the person or the browser gone.
+func (s *browserLogin) closed() error {
+	if err := s.parent.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("browser idp: the browser window was closed before the sign-in finished: %w", context.Canceled)
 }
 
 // screenshotWhenLoaded waits (briefly) for the page to finish loading and

@@ -70,9 +70,9 @@ func (s *browserLogin) fill(ctx context.Context, detached <-chan struct{}) (stri
 			}
 			continue
 		case <-detached:
-			return "", fmt.Errorf("%w: browser idp: the browser closed its page before the sign-in finished", ErrIdP)
+			return "", s.closed()
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", s.closed()
 		case <-tick.C:
 		}
 		st, err := s.state(ctx)

@@ -4,9 +4,30 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
+
+// hasArg reports whether a /proc/PID/cmdline holds arg as one argument.
+// Chrome's helpers rewrite their command line into one space-separated
+// string, so a space ends an argument too (the profile path is checked to
+// hold none, see killProfileProcesses).
+func hasArg(cmdline, arg []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(cmdline[i:], arg)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(arg)
+		before := start == 0 || cmdline[start-1] == 0 || cmdline[start-1] == ' '
+		after := end == len(cmdline) || cmdline[end] == 0 || cmdline[end] == ' '
+		if before && after {
+			return true
+		}
+		i = start + 1
+	}
+}
 
 // killProfileProcesses kills every process still running with the profile
 // folder as its --user-data-dir: Chrome's helpers (zygote, renderers,
@@ -15,6 +36,11 @@ import (
 // profile's lock keeps any other rolehop from using it meanwhile. It looks
 // until it has seen none for a few passes (at most 2s).
 func killProfileProcesses(dir string) {
+	if strings.ContainsAny(dir, " \x00") {
+		// A space would make the match ambiguous in a rewritten command
+		// line: rely on the parent-death signal alone.
+		return
+	}
 	want := []byte("--user-data-dir=" + dir)
 	self := os.Getpid()
 	deadline := time.Now().Add(2 * time.Second)
@@ -33,12 +59,9 @@ func killProfileProcesses(dir string) {
 			if err != nil {
 				continue
 			}
-			for arg := range bytes.SplitSeq(cmdline, []byte{0}) {
-				if bytes.Equal(arg, want) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-					n++
-					break
-				}
+			if hasArg(cmdline, want) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				n++
 			}
 		}
 		if n == 0 {

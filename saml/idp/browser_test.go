@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
@@ -138,7 +139,9 @@ func profileProcesses(dir string) []string {
 		if err != nil {
 			continue
 		}
-		for arg := range bytes.SplitSeq(b, []byte{0}) {
+		// Chrome's helpers rewrite their command line into one
+		// space-separated string.
+		for arg := range bytes.FieldsFuncSeq(b, func(r rune) bool { return r == 0 || r == ' ' }) {
 			if bytes.Equal(arg, want) {
 				out = append(out, e.Name())
 				break
@@ -325,6 +328,27 @@ func TestBrowserCancel(t *testing.T) {
 	assertBrowserGone(t, b.ProfileDir)
 }
 
+// TestBrowserWindowClosed: the person closes the window instead of signing
+// in.
+func TestBrowserWindowClosed(t *testing.T) {
+	e := newBrowserEnv(t)
+	b, _ := e.browser(t, nil)
+	b.LoginTimeout = 30 * time.Second
+	idp.SetBrowserDriver(b, func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#username"))); err != nil {
+			return err
+		}
+		_, err := chromedp.CallBrowser(ctx, target.CloseTarget, target.CloseTargetParams{TargetID: chromedp.FromContext(ctx).Target.TargetID})
+		return err
+	})
+	_, err := b.Assertion(context.Background())
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "window was closed before the sign-in finished") {
+		t.Fatalf("err = %v, want the window closed", err)
+	}
+	t.Logf("user sees: %v", err)
+	assertBrowserGone(t, b.ProfileDir)
+}
+
 // TestBrowserTimeout: nobody signs in; the time limit closes the browser.
 func TestBrowserTimeout(t *testing.T) {
 	e := newBrowserEnv(t)
@@ -459,7 +483,7 @@ func TestBrowserProfileFolder(t *testing.T) {
 	// The default folder: under the user cache folder, named after the login.
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(base, "cache"))
 	t.Setenv("HOME", base)
-	b := &idp.Browser{URL: "https://idp.example.com/sso", BrowserPath: exe, Name: "../etc"}
+	b := &idp.Browser{URL: "https://idp.example.com/sso", BrowserPath: exe, Name: "../etc", Headless: true}
 	if _, err := b.Assertion(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot name a profile folder") {
 		t.Errorf("bad login name: err = %v", err)
 	}
@@ -474,5 +498,99 @@ func TestBrowserProfileFolder(t *testing.T) {
 		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 			t.Errorf("default profile folder %s: %v %v, want a 0700 folder", d, err, fi)
 		}
+	}
+}
+
+// TestMain doubles as the helper process of TestBrowserDiesWithRolehop.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("ROLEHOP_TEST_BROWSER_HELPER"); dir != "" {
+		browserHelper(dir)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// browserHelper is a rolehop that starts the browser, says WAITING and
+// waits for a sign-in that never comes (until it is killed).
+func browserHelper(dir string) {
+	b := &idp.Browser{URL: os.Getenv("ROLEHOP_TEST_BROWSER_URL"), BrowserPath: os.Getenv("ROLEHOP_TEST_BROWSER_PATH"),
+		ProfileDir: dir, LoginTimeout: time.Minute}
+	idp.SetBrowserDriver(b, func(ctx context.Context) error {
+		fmt.Println("WAITING")
+		<-ctx.Done()
+		return nil
+	})
+	_, err := b.Assertion(context.Background())
+	fmt.Println("helper ended:", err)
+	os.Exit(1)
+}
+
+// TestBrowserDiesWithRolehop: a rolehop killed with SIGKILL (no chance to
+// clean up) leaves no browser process behind.
+func TestBrowserDiesWithRolehop(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("checks /proc")
+	}
+	chrome := testpeer.Chromium(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!DOCTYPE html><title>Sign in</title><form method="post"><input name="username"><input type="password" name="password"></form>`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := filepath.Join(t.TempDir(), "profile")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ROLEHOP_TEST_BROWSER_HELPER="+dir, "ROLEHOP_TEST_BROWSER_URL="+srv.URL, "ROLEHOP_TEST_BROWSER_PATH="+chrome)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waiting := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var got []byte
+		for {
+			n, err := out.Read(buf)
+			got = append(got, buf[:n]...)
+			if bytes.Contains(got, []byte("WAITING")) || err != nil {
+				waiting <- string(got)
+				return
+			}
+		}
+	}()
+	select {
+	case s := <-waiting:
+		if !strings.Contains(s, "WAITING") {
+			t.Fatalf("helper did not start the browser: %q", s)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("helper did not start the browser within 60s")
+	}
+	before := profileProcesses(dir)
+	if len(before) < 2 {
+		t.Fatalf("expected the browser and its helpers running with the profile, found pids %v", before)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		left := profileProcesses(dir)
+		if len(left) == 0 {
+			t.Logf("%d browser processes were running; none is left after rolehop was killed", len(before))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("browser processes outlived the killed rolehop by 15s: pids %v (of %v)", left, before)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
