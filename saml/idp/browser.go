@@ -393,7 +393,11 @@ func (s *browserLogin) run(ctx context.Context) (string, error) {
 	defer acancel()
 	tctx, tcancel := chromedp.NewContext(actx,
 		chromedp.WithErrorf(func(format string, args ...any) {
-			log.DebugContext(ctx, "browser idp: devtools", "error", oneLine(fmt.Sprintf(format, args...), 200))
+			// chromedp's own complaints; some quote whole protocol messages
+			// (which can carry the typed password or the assertion), so
+			// only their kind is logged.
+			kind, _, _ := strings.Cut(format, ":")
+			log.DebugContext(ctx, "browser idp: devtools client", "complaint", oneLine(strings.TrimRight(kind, " %qsvT#"), 60))
 		}),
 		chromedp.WithLogf(func(string, ...any) {}))
 	defer tcancel()
