@@ -53,7 +53,8 @@ type fillState struct {
 // IdP asks for, until the SAMLResponse goes to AWS (and is intercepted),
 // the IdP rejects the login, or nothing happens for StallTimeout.
 func (s *browserLogin) fill(ctx context.Context, detached <-chan struct{}) (string, error) {
-	tick := time.NewTicker(150 * time.Millisecond)
+	// The first look is at once, then every 150 ms.
+	tick := time.NewTimer(0)
 	defer tick.Stop()
 	var (
 		fs         fillState
@@ -74,6 +75,7 @@ func (s *browserLogin) fill(ctx context.Context, detached <-chan struct{}) (stri
 		case <-ctx.Done():
 			return "", s.closed()
 		case <-tick.C:
+			tick.Reset(150 * time.Millisecond)
 		}
 		st, err := s.state(ctx)
 		if err != nil {
