@@ -54,6 +54,9 @@ import (
 // link, not owned by the user, or writable by others; one login at a time
 // uses it (a lock file).
 //
+// In the interactive mode rolehop says (log, and the Prompter when it is a
+// Notifier) that it waits for the sign-in in the window.
+//
 // Headless mode, for IdPs that allow it and for scripts and CI: the browser
 // has no window and rolehop itself types the username and password from the
 // Prompter (and a one-time code when the IdP asks for one) into the page, as
@@ -429,7 +432,11 @@ func (s *browserLogin) run(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: browser idp: opening %s: %v", ErrIdP, s.start.Host, err)
 	}
 	if nav.ErrorText != "" {
-		return "", fmt.Errorf("%w: browser idp: opening %s://%s%s: %s", ErrIdP, s.start.Scheme, s.start.Host, s.start.Path, oneLine(nav.ErrorText, 120))
+		hint := ""
+		if strings.Contains(nav.ErrorText, "ERR_CERT_") {
+			hint = " (add the IdP's CA to the system trust store; InsecureSkipVerify is for test IdPs only)"
+		}
+		return "", fmt.Errorf("%w: browser idp: opening %s://%s%s: %s%s", ErrIdP, s.start.Scheme, s.start.Host, s.start.Path, oneLine(nav.ErrorText, 120), hint)
 	}
 	detached, err := chromedp.Detached(tctx)
 	if err != nil {
@@ -545,7 +552,12 @@ func (s *browserLogin) wait(ctx context.Context, detached <-chan struct{}) (stri
 			}
 		}()
 	} else {
-		s.log.InfoContext(ctx, "browser idp: sign in in the browser window; rolehop takes the AWS sign-in from there", "url_host", s.start.Host)
+		msg := fmt.Sprintf("browser idp: sign in to %s in the browser window that opened; rolehop takes it from there (waiting up to %s)",
+			s.start.Host, time.Until(deadline(ctx)).Round(time.Second))
+		s.log.InfoContext(ctx, msg)
+		if n, ok := s.b.Prompter.(Notifier); ok {
+			n.Notify(ctx, msg)
+		}
 	}
 	for {
 		select {
@@ -560,6 +572,11 @@ func (s *browserLogin) wait(ctx context.Context, detached <-chan struct{}) (stri
 			return "", s.closed()
 		}
 	}
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }
 
 // closed explains the end of the tab: the login's own end (cancel, time

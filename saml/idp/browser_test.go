@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
+	stdlog "log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -592,5 +594,58 @@ func TestBrowserDiesWithRolehop(t *testing.T) {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBrowserConcurrentLogins: two logins on one profile at once take turns
+// (the profile's lock); the second rides on the first's IdP session.
+func TestBrowserConcurrentLogins(t *testing.T) {
+	e := newBrowserEnv(t)
+	b, logs := e.browser(t, idp.Fixed{User: "alice", Pass: "alicepass"})
+	var wg sync.WaitGroup
+	var got [2]string
+	var errs [2]error
+	for i := range 2 {
+		wg.Go(func() { got[i], errs[i] = b.Assertion(context.Background()) })
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("%v\nlog:\n%s", errs[i], logs)
+		}
+		e.assumeAdmin(t, got[i])
+	}
+	if n := strings.Count(logs.String(), "typed the username and password"); n != 1 {
+		t.Errorf("the password was typed %d times, want once", n)
+	}
+	assertBrowserGone(t, b.ProfileDir)
+}
+
+// TestBrowserTLS: the browser verifies the IdP's certificate like any
+// client of rolehop, unless InsecureSkipVerify (with a warning).
+func TestBrowserTLS(t *testing.T) {
+	chrome := testpeer.Chromium(t)
+	const value = "PHNhbWxwOlJlc3BvbnNlIHRscz0ieWVzIi8+"
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!DOCTYPE html><body onload="document.forms[0].submit()"><form method="post" action="https://signin.aws.amazon.com/saml"><input type="hidden" name="SAMLResponse" value="%s"></form>`, value)
+	}))
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	log, logs := debugLogger()
+	b := &idp.Browser{Options: idp.Options{Logger: log}, URL: srv.URL, BrowserPath: chrome,
+		ProfileDir: filepath.Join(t.TempDir(), "p"), Headless: true, LoginTimeout: time.Minute}
+	_, err := b.Assertion(context.Background())
+	if !errors.Is(err, idp.ErrIdP) || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") || !strings.Contains(err.Error(), "trust store") {
+		t.Fatalf("untrusted certificate: err = %v", err)
+	}
+	t.Logf("user sees: %v", err)
+	b.InsecureSkipVerify = true
+	got, err := b.Assertion(context.Background())
+	if err != nil || got != value {
+		t.Fatalf("InsecureSkipVerify: %q, %v", got, err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "IGNORED") {
+		t.Errorf("no warning about the certificate checks being off:\n%s", logs)
 	}
 }
