@@ -71,8 +71,12 @@ import (
 // proxy, XDG variables, ...), not rolehop's, which may hold AWS keys. As root
 // it runs with --no-sandbox (Chrome refuses to start otherwise). The browser
 // never outlives the login: a cancelled context (Ctrl-C) or the time limit
-// kills it, it is started with a parent-death signal on Linux, and any child
-// process still using the profile afterwards is killed.
+// kills it, it is started with a parent-death signal on Linux, and (on
+// Linux) any helper process still using the profile afterwards is killed.
+//
+// Not covered: an IdP page that posts the SAMLResponse from a pop-up window
+// or from inside a cross-site iframe (those requests are not intercepted;
+// the resolver rule still keeps them from AWS, and the login times out).
 type Browser struct {
 	// Options: Logger and InsecureSkipVerify (Chrome then ignores
 	// certificate errors, with a warning) apply; HTTPClient and Timeout do
@@ -97,7 +101,8 @@ type Browser struct {
 	// credentials from Prompter.
 	Headless bool
 	// Prompter supplies the username, password and one-time codes in
-	// headless mode. Unused otherwise.
+	// headless mode. The interactive mode asks it nothing (it only tells a
+	// Prompter that is a Notifier where to sign in).
 	Prompter Prompter
 	// UsernameField and PasswordField name the login form's inputs (headless
 	// mode) when the defaults (found by input type and name) pick the wrong
