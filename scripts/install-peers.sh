@@ -3,6 +3,11 @@
 #
 #   Debian packages: simplesamlphp php-cli php-xml php-mbstring xmlsec1
 #                    redis-server awscli python3-boto3 curl hyperfine tmux fish
+#                    chromium (headless, for the browser IdP's tests; as
+#                    root it runs only with --no-sandbox, which chromedp adds;
+#                    rolehop starts it with --disable-background-networking
+#                    --disable-component-update --disable-sync --no-first-run
+#                    --disable-quic so the closed network does not stall it)
 #                    (apt-get runs only when one of them is missing)
 #   Go binaries:     minio, mc, staticcheck at pinned versions, built with
 #                    `go install` into $ROLEHOP_PEERS_DIR/bin (default
@@ -18,7 +23,7 @@ BIN=$PEERS_DIR/bin
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 STATICCHECK_VERSION=v0.8.2
-APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish)
+APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish chromium)
 
 say() { echo "install-peers: $*"; }
 

@@ -47,5 +47,7 @@ cross_build() {
     CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/rolehop
 }
 step cross-build cross_build
+# Screenshots the browser tests take (what the user sees) are kept here.
+export ROLEHOP_ARTIFACTS=${ROLEHOP_ARTIFACTS:-$PWD/artifacts}
 step go-test go test -race -count=1 -timeout 25m ./...
 echo "==> all checks passed"

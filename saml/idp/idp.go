@@ -2,7 +2,9 @@
 // SAMLResponse it issues for AWS sign-in. Every IdP is one file behind one
 // small interface, Client: Form (generic HTML-forms IdPs such as
 // SimpleSAMLphp, Shibboleth and Keycloak), ADFS (forms or HTTP
-// authentication) and OneLogin (its API, not scraping).
+// authentication), OneLogin and Okta (their APIs, not scraping), and
+// Browser: the person's own sign-in in a real Chromium driven over the
+// DevTools protocol, which works with every IdP and every MFA.
 //
 // Usernames, passwords and one-time codes come from an injected Prompter, so
 // a CLI can ask on a terminal and tests can answer from a script. Passwords
