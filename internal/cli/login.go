@@ -39,7 +39,7 @@ type NewSessionFunc func(ctx context.Context, lp settings.LoginProfile, p idp.Pr
 type idpOptions struct {
 	Login         string // --login: a login profile of the settings file
 	IdPURL        string // --idp-url
-	IdP           string // --idp: form, adfs or onelogin
+	IdP           string // --idp: form, adfs, onelogin, okta or browser
 	Username      string // --username
 	PasswordStdin bool   // --password-stdin
 	Keyring       bool   // --keyring
@@ -87,7 +87,7 @@ func addIdPFlags(cmd *cobra.Command, o *idpOptions) {
 	f := cmd.Flags()
 	f.StringVar(&o.Login, "login", "", "login profile of the settings file (ROLEHOP_LOGIN)")
 	f.StringVar(&o.IdPURL, "idp-url", "", "IdP-initiated sign-on URL for AWS (ROLEHOP_IDP_URL)")
-	f.StringVar(&o.IdP, "idp", "", "IdP kind: form, adfs or onelogin (default form; ROLEHOP_IDP)")
+	f.StringVar(&o.IdP, "idp", "", "IdP kind: form, adfs, onelogin, okta or browser (default form; ROLEHOP_IDP)")
 	f.StringVar(&o.Username, "username", "", "IdP username (ROLEHOP_USERNAME); asked for on a terminal when unset")
 	f.BoolVar(&o.PasswordStdin, "password-stdin", false, "read the IdP password from the first line of stdin")
 	f.BoolVar(&o.Keyring, "keyring", false, "keep the IdP password in the OS keyring (opt-in)")
@@ -102,7 +102,8 @@ func NewCmdLogin(f *Factory, runF func(*LoginOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in through a SAML IdP and write temporary credentials to AWS profiles",
-		Long: "login signs in to a SAML IdP (form, adfs or onelogin), picks a role from the\n" +
+		Long: "login signs in to a SAML IdP (form, adfs, onelogin, okta, or any IdP through\n" +
+			"your browser: --idp browser), picks a role from the\n" +
 			"assertion and writes its temporary credentials to a profile of the AWS\n" +
 			"credentials file (atomically, under a lock; every other profile and comment kept),\n" +
 			"and --region/--output to the matching config profile.\n\n" +

@@ -434,3 +434,35 @@ func TestLoginTwentyProcessesOneCredentialsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginThroughTheBrowser: a login profile with idp: browser (headless)
+// signs in to SimpleSAMLphp through the real Chromium, rolehop typing the
+// password it read from stdin, and writes the role's profile.
+func TestLoginThroughTheBrowser(t *testing.T) {
+	chromium := testpeer.Chromium(t)
+	p := newLoginPeers(t, []string{acctProd}, false)
+	awsEnv(t, p.sts, "", "")
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	settingsPath := filepath.Join(dir, "config.yaml")
+	writeFileT(t, settingsPath, "logins:\n  corp:\n    idp: browser\n    url: "+p.idp.AWSLoginURL+
+		"\n    username: alice\n    browser: {path: "+chromium+", headless: true, timeout: 2m}\n")
+	creds := filepath.Join(dir, "credentials")
+	ios, in, _, errOut := Test()
+	in.WriteString("alicepass\n")
+	opts := &LoginOptions{F: &Factory{IO: ios, SettingsPath: settingsPath}, CredentialsFile: creds, ConfigFile: filepath.Join(dir, "config"),
+		idpOptions: idpOptions{Login: "corp", PasswordStdin: true}, Account: acctProd, Role: "Admin", Profile: "viabrowser"}
+	if err := runLogin(t.Context(), opts); err != nil {
+		t.Fatalf("login through the browser: %v (stderr %q)", err, errOut)
+	}
+	c, err := awsfile.ReadProfile(creds, awsfile.Credentials, "viabrowser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is, ok := p.sts.Issued(c[awsfile.KeyAccessKeyID]); !ok || is.RoleARN != "arn:aws:iam::"+acctProd+":role/Admin" || is.SessionName != "alice" {
+		t.Errorf("written credentials are not alice's Admin role: %+v", is)
+	}
+	if strings.Contains(errOut.String(), "alicepass") {
+		t.Error("the password reached stderr")
+	}
+}

@@ -40,7 +40,10 @@ type terminalPrompter struct {
 	typed    bool // the password was typed or piped (not from the keyring)
 }
 
-var _ idp.Prompter = (*terminalPrompter)(nil)
+var (
+	_ idp.Prompter = (*terminalPrompter)(nil)
+	_ idp.Notifier = (*terminalPrompter)(nil)
+)
 
 func (p *terminalPrompter) reader() *bufio.Reader {
 	if p.in == nil {
@@ -136,6 +139,12 @@ func (p *terminalPrompter) OTP(_ context.Context, factor string) (string, error)
 		return "", fmt.Errorf("read one-time code: %w", err)
 	}
 	return strings.TrimSpace(code), nil
+}
+
+// Notify tells the person something to do (a push to approve, the number to
+// tap, the browser window to sign in at), on stderr.
+func (p *terminalPrompter) Notify(_ context.Context, message string) {
+	fmt.Fprintf(p.io.ErrOut, "rolehop: %s\n", message)
 }
 
 // rememberPassword stores a typed password in the keyring after a login it

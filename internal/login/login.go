@@ -53,6 +53,20 @@ func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.
 			a.Mode, a.HTTPAuth = idp.ADFSHTTPAuth, lp.ADFS.Auth
 		}
 		return a, nil
+	case settings.IdPBrowser:
+		if lp.URL == "" {
+			return nil, errors.New("browser idp needs the idp-initiated sign-on url for AWS: set url in the login profile or pass --idp-url")
+		}
+		b := lp.Browser
+		return &idp.Browser{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, URL: lp.URL, Name: lp.Name,
+			BrowserPath: b.Path, ProfileDir: b.ProfileDir, Headless: b.Headless, Prompter: prompter, TypeOrigins: b.TypeOrigins,
+			LoginTimeout: b.Timeout}, nil
+	case settings.IdPOkta:
+		if lp.URL == "" {
+			return nil, errors.New("okta idp needs the AWS app's embed link (https://ORG.okta.com/home/amazon_aws/...): set url in the login profile or pass --idp-url")
+		}
+		return &idp.Okta{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, AppURL: lp.URL, OrgURL: lp.Okta.OrgURL,
+			Prompter: prompter, FactorType: lp.Okta.Factor, FactorProvider: lp.Okta.FactorProvider}, nil
 	case settings.IdPOneLogin:
 		ol := lp.OneLogin
 		secret := getenv(EnvOneLoginSecret)
@@ -62,7 +76,7 @@ func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.
 		return &idp.OneLogin{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, ClientID: ol.ClientID, ClientSecret: secret, Region: ol.Region,
 			BaseURL: lp.URL, Subdomain: ol.Subdomain, AppID: ol.AppID, Prompter: prompter}, nil
 	}
-	return nil, fmt.Errorf("idp %q: want form, adfs or onelogin", lp.IdP)
+	return nil, fmt.Errorf("idp %q: want form, adfs, onelogin, okta or browser", lp.IdP)
 }
 
 // NewSAML builds the IdP client and the session.SAML provider a login

@@ -15,7 +15,7 @@
 //	  accounts_file: ~/.config/rolehop/accounts.yaml
 //	logins:
 //	  corp:
-//	    idp: form              # form|adfs|onelogin
+//	    idp: form              # form|adfs|onelogin|okta|browser
 //	    url: https://idp.example.com/simplesaml/saml2/idp/SSOService.php?spentityid=urn%3Aamazon%3Awebservices
 //	    username: alice
 //	    keyring: false         # opt-in: password from the OS keyring
@@ -28,6 +28,8 @@
 //	    insecure_skip_verify: false  # test IdPs only: no TLS checks, a warning each run
 //	    adfs: {auth: forms}    # forms|basic|ntlm
 //	    onelogin: {region: us, subdomain: x, app_id: "1", client_id: y}
+//	    okta: {org_url: https://example.okta.com, factor: push}   # url: the AWS app's embed link
+//	    browser: {path: /usr/bin/chromium, headless: false, timeout: 5m}
 //
 // Unknown keys are errors naming the file and line, so a typo never silently
 // drops a setting. A leading "~" in paths is expanded to the home folder.
@@ -69,7 +71,12 @@ const (
 	IdPForm     = "form"
 	IdPADFS     = "adfs"
 	IdPOneLogin = "onelogin"
+	IdPOkta     = "okta"
+	IdPBrowser  = "browser" // the user's own Chromium/Chrome: any IdP, any MFA
 )
+
+// idpKinds lists the kinds for messages.
+const idpKinds = "form, adfs, onelogin, okta or browser"
 
 // Sort orders for role lists.
 const (
@@ -113,6 +120,23 @@ type OneLoginSettings struct {
 	ClientID  string
 }
 
+// BrowserSettings configure a browser login (idp: browser).
+type BrowserSettings struct {
+	Path        string        // browser_path: the browser to run; "" finds Chromium/Chrome on PATH
+	ProfileDir  string        // browser_profile_dir; "" means ~/.cache/rolehop/browser/<login>
+	Headless    bool          // headless: rolehop types the username and password into the page
+	Timeout     time.Duration // timeout of the whole login; 0 means 5 minutes
+	TypeOrigins []string      // type_origins: other origins where headless mode may type
+}
+
+// OktaSettings configure an Okta login (idp: okta); url is the AWS app's
+// embed link.
+type OktaSettings struct {
+	OrgURL         string // org_url; "" means the embed link's host
+	Factor         string // factor: token:software:totp or push; "" takes the first enrolled
+	FactorProvider string // factor_provider: OKTA, GOOGLE, ...
+}
+
 // LoginProfile is one named login profile merged with the defaults: what
 // `rolehop login --login NAME` starts from.
 type LoginProfile struct {
@@ -137,6 +161,8 @@ type LoginProfile struct {
 	AccountsFile    string
 	ADFS            ADFSSettings
 	OneLogin        OneLoginSettings
+	Browser         BrowserSettings
+	Okta            OktaSettings
 
 	// SettingsFile is the settings file Resolve read (it may not exist:
 	// SettingsExist), named in messages.
@@ -176,6 +202,22 @@ type rawLogin struct {
 	Insecure        bool          `yaml:"insecure_skip_verify"`
 	ADFS            rawADFS       `yaml:"adfs"`
 	OneLogin        rawOneLogin   `yaml:"onelogin"`
+	Browser         rawBrowser    `yaml:"browser"`
+	Okta            rawOkta       `yaml:"okta"`
+}
+
+type rawBrowser struct {
+	Path        string        `yaml:"path"`
+	ProfileDir  string        `yaml:"profile_dir"`
+	Headless    bool          `yaml:"headless"`
+	Timeout     durationValue `yaml:"timeout"`
+	TypeOrigins []string      `yaml:"type_origins"`
+}
+
+type rawOkta struct {
+	OrgURL         string `yaml:"org_url"`
+	Factor         string `yaml:"factor"`
+	FactorProvider string `yaml:"factor_provider"`
 }
 
 type rawADFS struct {
@@ -304,6 +346,9 @@ func Load(path string) (*File, error) {
 			ADFS:            ADFSSettings{Auth: strings.ToLower(rl.ADFS.Auth)},
 			OneLogin: OneLoginSettings{Region: rl.OneLogin.Region, Subdomain: rl.OneLogin.Subdomain,
 				AppID: rl.OneLogin.AppID, ClientID: rl.OneLogin.ClientID},
+			Browser: BrowserSettings{Path: ExpandHome(rl.Browser.Path), ProfileDir: ExpandHome(rl.Browser.ProfileDir),
+				Headless: rl.Browser.Headless, Timeout: rl.Browser.Timeout.d, TypeOrigins: rl.Browser.TypeOrigins},
+			Okta: OktaSettings{OrgURL: rl.Okta.OrgURL, Factor: rl.Okta.Factor, FactorProvider: rl.Okta.FactorProvider},
 		}
 		if err := lp.check("logins." + name); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
@@ -341,9 +386,14 @@ func checkSort(field, v string) error {
 // check validates the values a login profile may hold.
 func (lp LoginProfile) check(field string) error {
 	switch lp.IdP {
-	case "", IdPForm, IdPADFS, IdPOneLogin:
+	case "", IdPForm, IdPADFS, IdPOneLogin, IdPOkta, IdPBrowser:
 	default:
-		return fmt.Errorf("%s.idp %q: want form, adfs or onelogin", field, lp.IdP)
+		return fmt.Errorf("%s.idp %q: want %s", field, lp.IdP, idpKinds)
+	}
+	switch lp.Okta.Factor {
+	case "", "token:software:totp", "push":
+	default:
+		return fmt.Errorf("%s.okta.factor %q: want token:software:totp or push", field, lp.Okta.Factor)
 	}
 	switch lp.ADFS.Auth {
 	case "", "forms", "basic", "ntlm":

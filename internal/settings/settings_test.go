@@ -2,6 +2,7 @@ package settings
 
 import (
 	"errors"
+	"reflect"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,14 @@ logins:
   ol:
     idp: onelogin
     onelogin: {region: eu, subdomain: acme, app_id: "123", client_id: cid}
+  br:
+    idp: browser
+    url: https://idp.example.com/sso
+    browser: {path: ~/bin/chrome, headless: true, timeout: 2m, type_origins: [https://login.example.com]}
+  ok:
+    idp: okta
+    url: https://example.okta.com/home/amazon_aws/0oa1/272
+    okta: {org_url: https://example.okta.com, factor: push, factor_provider: OKTA}
 `
 
 func writeFile(t *testing.T, name, body string) string {
@@ -53,7 +62,14 @@ func TestLoadAndMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !f.Exists || strings.Join(f.Names(), ",") != "ad,corp,ol" {
+	if br := f.Logins["br"]; br.IdP != IdPBrowser || br.Browser.Path != "/home/tester/bin/chrome" || !br.Browser.Headless ||
+		br.Browser.Timeout != 2*time.Minute || len(br.Browser.TypeOrigins) != 1 {
+		t.Errorf("browser login: %+v", br)
+	}
+	if ok := f.Logins["ok"]; ok.IdP != IdPOkta || ok.Okta.Factor != "push" || ok.Okta.OrgURL != "https://example.okta.com" || ok.Okta.FactorProvider != "OKTA" {
+		t.Errorf("okta login: %+v", ok)
+	}
+	if !f.Exists || strings.Join(f.Names(), ",") != "ad,br,corp,ok,ol" {
 		t.Fatalf("exists %v, names %v", f.Exists, f.Names())
 	}
 	if f.Defaults.AccountsFile != "/home/tester/.config/rolehop/accounts.yaml" {
@@ -70,7 +86,7 @@ func TestLoadAndMerge(t *testing.T) {
 		Region: "eu-west-1", Duration: 2 * time.Hour, Profile: "corp", Sort: "role",
 		AccountsFile: "/home/tester/.config/rolehop/accounts.yaml", ADFS: ADFSSettings{Auth: "forms"},
 	}
-	if corp != want {
+	if !reflect.DeepEqual(corp, want) {
 		t.Errorf("corp:\n got %+v\nwant %+v", corp, want)
 	}
 
@@ -84,7 +100,7 @@ func TestLoadAndMerge(t *testing.T) {
 	}
 
 	_, err = f.Login("nope")
-	if !errors.Is(err, ErrUnknownLogin) || !strings.Contains(err.Error(), "known: ad, corp, ol") {
+	if !errors.Is(err, ErrUnknownLogin) || !strings.Contains(err.Error(), "known: ad, br, corp, ok, ol") {
 		t.Errorf("unknown login: %v", err)
 	}
 	// No name and several logins without "default": the defaults alone.
@@ -111,7 +127,7 @@ func TestMissingFileIsEmpty(t *testing.T) {
 		t.Fatalf("got %+v, %v", f, err)
 	}
 	lp, err := f.Login("")
-	if err != nil || lp != (LoginProfile{}) {
+	if err != nil || !reflect.DeepEqual(lp, LoginProfile{}) {
 		t.Errorf("login from empty file: %+v, %v", lp, err)
 	}
 }
@@ -124,7 +140,8 @@ func TestInvalidFiles(t *testing.T) {
 		{"unknown login key", "logins:\n  corp:\n    idp: form\n    passwd: hunter2\n", "line 4: unknown key passwd"},
 		{"unknown default key", "defaults:\n  regoin: x\n", "line 2: unknown key regoin"},
 		{"bad duration", "defaults:\n  duration: soon\n", "line 2: duration \"soon\""},
-		{"bad idp", "logins:\n  a:\n    idp: okta\n", "logins.a.idp \"okta\": want form, adfs or onelogin"},
+		{"bad idp", "logins:\n  a:\n    idp: okta2\n", "logins.a.idp \"okta2\": want form, adfs, onelogin, okta or browser"},
+		{"bad okta factor", "logins:\n  a:\n    idp: okta\n    okta: {factor: sms}\n", "okta.factor \"sms\""},
 		{"bad sort", "defaults:\n  sort: age\n", "defaults.sort \"age\": want account or role"},
 		{"bad adfs auth", "logins:\n  a:\n    adfs: {auth: kerberos}\n", "want forms, basic or ntlm"},
 		{"not yaml", "defaults: [\n", "line"},
@@ -219,7 +236,7 @@ func TestResolveValidatesOnce(t *testing.T) {
 		"output (flag)":             {nil, Overrides{Login: "corp", Output: "xml"}, "want json"},
 		"account (flag)":            {nil, Overrides{Login: "corp", Account: "12345"}, "12-digit"},
 		"no url":                    {nil, Overrides{Login: "ad", URL: ""}, ""},
-		"unknown login":             {nil, Overrides{Login: "nobody"}, "known: ad, corp, ol"},
+		"unknown login":             {nil, Overrides{Login: "nobody"}, "known: ad, br, corp, ok, ol"},
 		"no url without a settings": {nil, Overrides{}, "no idp url"},
 	} {
 		getenv := none
