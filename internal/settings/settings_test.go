@@ -2,9 +2,9 @@ package settings
 
 import (
 	"errors"
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
