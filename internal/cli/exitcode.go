@@ -21,6 +21,7 @@ const (
 	ExitRoleNotFound = 4 // the role asked for is not granted
 	ExitAWS          = 5 // an STS/AWS call failed
 	ExitFile         = 6 // a file could not be read or written
+	ExitPartial      = 7 // some of several roles or accounts failed, the others succeeded
 )
 
 // ExitError carries the exit code for an error. Commands wrap errors whose

@@ -407,26 +407,31 @@ func stsError(err error, p *terminalPrompter) error {
 	return &ExitError{Code: ExitAWS, Err: fmt.Errorf("%w; check the sts endpoint and the role's trust policy", err)}
 }
 
+// fetched is the outcome of fetching one target's credentials.
+type fetched struct {
+	target
+	creds aws.Credentials
+	err   error
+}
+
 // fetchCredentials gets credentials for every target through fanout (at
-// most Parallel at once), in target order; any failure fails the whole.
-func (r *loginRun) fetchCredentials(ctx context.Context, targets []target) ([]aws.Credentials, error) {
+// most Parallel at once), every outcome in target order: one refused role
+// never costs the others.
+func (r *loginRun) fetchCredentials(ctx context.Context, targets []target) []fetched {
 	results := fanout.Map(ctx, targets, func(ctx context.Context, t target) (aws.Credentials, error) {
 		return r.sess.CredentialsForRole(ctx, t.role)
 	}, fanout.Options{Parallel: r.opts.Parallel})
-	creds := make([]aws.Credentials, len(targets))
+	out := make([]fetched, len(targets))
 	for i, res := range results {
-		if res.Err != nil {
-			return nil, fmt.Errorf("%s: %w", targets[i].role.RoleARN, res.Err)
-		}
-		creds[i] = res.Value
+		out[i] = fetched{target: targets[i], creds: res.Value, err: res.Err}
 	}
-	return creds, nil
+	return out
 }
 
 // writeProfiles writes every credential in one credentials-file update, then
 // region/output in one config-file update.
-func (r *loginRun) writeProfiles(ctx context.Context, targets []target, creds []aws.Credentials) error {
-	credUpdates := make([]awsfile.Update, len(targets))
+func (r *loginRun) writeProfiles(ctx context.Context, done []fetched) error {
+	credUpdates := make([]awsfile.Update, len(done))
 	var cfgUpdates []awsfile.Update
 	cfgSet := map[string]string{}
 	if r.lp.Region != "" {
@@ -435,10 +440,10 @@ func (r *loginRun) writeProfiles(ctx context.Context, targets []target, creds []
 	if r.lp.Output != "" {
 		cfgSet[awsfile.KeyOutput] = r.lp.Output
 	}
-	for i, t := range targets {
-		credUpdates[i] = awsfile.CredentialsUpdate(t.profile, creds[i])
+	for i, d := range done {
+		credUpdates[i] = awsfile.CredentialsUpdate(d.profile, d.creds)
 		if len(cfgSet) > 0 {
-			cfgUpdates = append(cfgUpdates, awsfile.Update{Profile: t.profile, Set: cfgSet})
+			cfgUpdates = append(cfgUpdates, awsfile.Update{Profile: d.profile, Set: cfgSet})
 		}
 	}
 	cf := &awsfile.File{Path: r.credPath, Kind: awsfile.Credentials, Logger: r.log}
@@ -454,26 +459,46 @@ func (r *loginRun) writeProfiles(ctx context.Context, targets []target, creds []
 	return nil
 }
 
+// fetchAndWrite fetches every target's credentials and writes the ones that
+// came, in one credentials-file update. When some roles fail and others do
+// not, the others are written, each failure gets one line, a summary line
+// follows, and the error is ExitPartial; when every role fails, the first
+// failure's error is returned.
 func (r *loginRun) fetchAndWrite(ctx context.Context, targets []target) ([]written, error) {
 	issued := r.opts.F.now()
-	creds, err := r.fetchCredentials(ctx, targets)
-	if err != nil {
-		return nil, stsError(err, r.prompter)
+	var ok, failed []fetched
+	for _, f := range r.fetchCredentials(ctx, targets) {
+		if f.err != nil {
+			failed = append(failed, f)
+		} else {
+			ok = append(ok, f)
+		}
 	}
-	if err := r.writeProfiles(ctx, targets, creds); err != nil {
+	if len(ok) == 0 {
+		return nil, stsError(fmt.Errorf("%s: %w", failed[0].role.RoleARN, failed[0].err), r.prompter)
+	}
+	if err := r.writeProfiles(ctx, ok); err != nil {
 		return nil, err
 	}
-	out := make([]written, len(targets))
-	for i, t := range targets {
-		out[i] = written{role: t.role, profile: t.profile, creds: creds[i], issued: issued}
+	errOut := r.opts.F.IO.ErrOut
+	out := make([]written, len(ok))
+	for i, d := range ok {
+		out[i] = written{role: d.role, profile: d.profile, creds: d.creds, issued: issued}
 		exp := "no expiry"
-		if creds[i].CanExpire {
-			exp = "expires " + creds[i].Expires.UTC().Format("15:04") + " UTC"
+		if d.creds.CanExpire {
+			exp = "expires " + d.creds.Expires.UTC().Format("15:04") + " UTC"
 		}
-		fmt.Fprintf(r.opts.F.IO.ErrOut, "wrote profile %s (%s)\n", t.profile, exp)
-		r.log.Debug("wrote profile", "profile", t.profile, "role", t.role.RoleARN, "file", r.credPath)
+		fmt.Fprintf(errOut, "wrote profile %s (%s)\n", d.profile, exp)
+		r.log.Debug("wrote profile", "profile", d.profile, "role", d.role.RoleARN, "file", r.credPath)
 	}
-	return out, nil
+	if len(failed) == 0 {
+		return out, nil
+	}
+	for _, f := range failed {
+		fmt.Fprintf(errOut, "rolehop: %s (profile %s) failed: %s\n", f.role.RoleARN, f.profile, OneLine(stsError(f.err, nil)))
+	}
+	summary := fmt.Errorf("wrote %d of %d profiles; %d failed (listed above); run again to retry them", len(ok), len(targets), len(failed))
+	return out, &ExitError{Code: ExitPartial, Err: summary}
 }
 
 // refreshAt is when a written profile is rewritten: the in-memory refresh
@@ -534,6 +559,10 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if ExitCode(err) == ExitPartial {
+			fmt.Fprintf(o.F.IO.ErrOut, "rolehop: %s\n", OneLine(err))
+			err = nil
+		}
 		if err != nil {
 			if ExitCode(err) == ExitIdPRejected || ExitCode(err) == ExitFile {
 				return err
@@ -547,12 +576,21 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 			continue
 		}
 		minWait = 0
-		for j, i := range due {
-			if !fresh[j].creds.Expires.After(ws[i].creds.Expires) {
+		byProfile := make(map[string]written, len(fresh))
+		for _, w := range fresh {
+			byProfile[w.profile] = w
+		}
+		for _, i := range due {
+			w, ok := byProfile[ws[i].profile]
+			if !ok {
+				minWait = time.Minute // failed: retried after a minute
+				continue
+			}
+			if !w.creds.Expires.After(ws[i].creds.Expires) {
 				// The same credentials again (still cached): do not spin.
 				minWait = time.Minute
 			}
-			ws[i] = fresh[j]
+			ws[i] = w
 		}
 		rounds++
 	}

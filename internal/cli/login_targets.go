@@ -61,6 +61,7 @@ func (r *loginRun) choose(ctx context.Context, roles []saml.Role) ([]saml.Role, 
 	}
 	return []saml.Role{ro}, nil
 }
+
 func notGranted(acct, name, granted string) error {
 	what := "role " + name + " in account " + acct
 	switch {
@@ -69,7 +70,7 @@ func notGranted(acct, name, granted string) error {
 	case name == "":
 		what = "account " + acct
 	}
-	return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("%s is not granted to this user; granted: %s (see rolehop roles)", what, granted)}
+	return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("%s is not granted to this user; granted: %s", what, granted)}
 }
 
 // prepareTemplate parses the profile name template ("" is the default)

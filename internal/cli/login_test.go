@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -464,5 +465,40 @@ func TestLoginThroughTheBrowser(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), "alicepass") {
 		t.Error("the password reached stderr")
+	}
+}
+
+// TestLoginAllSurvivesARefusedAccount: one account of 25 (2 roles each)
+// refuses its role; the other 49 profiles are written, the failure is
+// listed, and the exit code says partial success.
+func TestLoginAllSurvivesARefusedAccount(t *testing.T) {
+	accounts := make([]string, 25)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("%012d", 300000000001+i)
+	}
+	p := newLoginPeers(t, accounts, false)
+	denied := "arn:aws:iam::" + accounts[7] + ":role/Dev"
+	p.sts.Deny(denied)
+	lp := newLoginProc(t, p)
+	_, stderr, code := lp.run(t, "alicepass\n", lp.loginArgs("--all")...)
+	if code != ExitPartial {
+		t.Fatalf("login --all with one refused role: exit %d, want %d (partial); stderr %q", code, ExitPartial, stderr)
+	}
+	names, err := awsfile.Profiles(lp.credentials, awsfile.Credentials)
+	if err != nil || len(names) != 49 {
+		t.Fatalf("%d profiles written, want 49: %v", len(names), err)
+	}
+	if slices.Contains(names, accounts[7]+"-Dev") {
+		t.Errorf("the refused role's profile was written")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	failures := 0
+	for _, l := range lines {
+		if strings.Contains(l, denied) && strings.Contains(l, "failed") && strings.Contains(l, "AccessDenied") {
+			failures++
+		}
+	}
+	if failures != 1 || !strings.Contains(lines[len(lines)-1], "wrote 49 of 50 profiles; 1 failed") {
+		t.Errorf("stderr does not list the failure once and end with the summary:\n%s", stderr)
 	}
 }

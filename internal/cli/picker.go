@@ -177,11 +177,20 @@ func pickRole(ctx context.Context, ios *IOStreams, roles []saml.Role, aliases ma
 	return m.chosen.role, nil
 }
 
-// roleList is roles as `alias (account) role`, comma separated, for messages.
+// maxListed bounds how many choices an error message names.
+const maxListed = 10
+
+// roleList is roles as `alias (account) role`, comma separated, for
+// messages: at most maxListed, then "and N more; see rolehop roles".
 func roleList(roles []saml.Role, aliases map[string]string) string {
-	parts := make([]string, len(roles))
-	for i, r := range roles {
+	n := min(len(roles), maxListed)
+	parts := make([]string, n)
+	for i, r := range roles[:n] {
 		parts[i] = roleLabel(r, aliases[r.AccountID()])
 	}
-	return strings.Join(parts, ", ")
+	s := strings.Join(parts, ", ")
+	if len(roles) > n {
+		s += fmt.Sprintf(" and %d more; see `rolehop roles`", len(roles)-n)
+	}
+	return s
 }

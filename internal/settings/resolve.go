@@ -99,6 +99,15 @@ func Resolve(path string, getenv func(string) string, flags Overrides) (LoginPro
 		lp.Sort = DefaultSort
 	}
 	lp.SettingsFile, lp.SettingsExist = file.Path, file.Exists
+	if lp.Account != "" && !awsarn.IsAccountID(lp.Account) {
+		aliases, err := LoadAccounts(lp.AccountsFile)
+		if err != nil {
+			return LoginProfile{}, err
+		}
+		if lp.Account, err = AccountID(aliases, lp.Account); err != nil {
+			return LoginProfile{}, err
+		}
+	}
 	if err := lp.validate(); err != nil {
 		return LoginProfile{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -556,3 +556,41 @@ func LoadAccounts(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// AccountID resolves an account given as an ID or as an alias of aliases
+// (accounts.yaml; aliases compare case-insensitively). An unknown alias is
+// an error wrapping ErrInvalid that names a few known aliases.
+func AccountID(aliases map[string]string, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if awsarn.IsAccountID(s) {
+		return s, nil
+	}
+	var known []string
+	for id, alias := range aliases {
+		if strings.EqualFold(alias, s) {
+			return id, nil
+		}
+		known = append(known, alias)
+	}
+	slices.Sort(known)
+	hint := "no aliases are defined (accounts.yaml maps \"111111111111\": prod)"
+	if len(known) > 0 {
+		hint = "known aliases: " + boundedList(known, 8)
+	}
+	return "", fmt.Errorf("%w: account %q is neither a 12-digit ID nor an alias; %s", ErrInvalid, clip(s), hint)
+}
+
+// boundedList joins at most n items and counts the rest.
+func boundedList(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -2,6 +2,7 @@ package settings
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -313,5 +314,35 @@ func TestParseDuration(t *testing.T) {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("%q: want an error", in)
 		}
+	}
+}
+
+func TestAccountAliases(t *testing.T) {
+	aliases := map[string]string{"111111111111": "payments-prod-00", "222222222222": "dev"}
+	for in, want := range map[string]string{"111111111111": "111111111111", "payments-prod-00": "111111111111", "DEV": "222222222222"} {
+		if got, err := AccountID(aliases, in); err != nil || got != want {
+			t.Errorf("AccountID(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := AccountID(aliases, "prod"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "known aliases: dev, payments-prod-00") {
+		t.Errorf("unknown alias: %v", err)
+	}
+	many := map[string]string{}
+	for i := range 400 {
+		many[fmt.Sprintf("%012d", 100000000000+i)] = fmt.Sprintf("acct-%03d", i)
+	}
+	if _, err := AccountID(many, "nope"); err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "and 392 more") {
+		t.Errorf("the list of 400 aliases is not bounded: %d bytes", len(err.Error()))
+	}
+	// Resolve takes an alias for the account, from the accounts file.
+	dir := t.TempDir()
+	acc := writeFile(t, "accounts.yaml", "\"111111111111\": payments-prod-00\n")
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("defaults:\n  accounts_file: "+acc+"\nlogins:\n  corp:\n    url: https://idp/sso\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lp, err := Resolve(cfg, func(string) string { return "" }, Overrides{Account: "payments-prod-00"})
+	if err != nil || lp.Account != "111111111111" {
+		t.Errorf("Resolve with an alias: %q %v", lp.Account, err)
 	}
 }
