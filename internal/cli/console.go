@@ -127,9 +127,16 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		return consoleError(console.ErrUnknownService, opts.Service)
 	}
 
-	p, err := openProfile(ctx, opts.F, log, Delivery{Profile: opts.Profile})
+	d := Delivery{Profile: opts.Profile}
+	if err := pickProfile(ctx, opts.F, &d); err != nil {
+		return err
+	}
+	p, err := openProfile(ctx, opts.F, log, d)
 	if err != nil {
 		return err
+	}
+	if ios.ErrTerminal {
+		recordRecent(opts.F, p.Name)
 	}
 	cfg, err := p.Config(ctx)
 	if err != nil {

@@ -62,9 +62,15 @@ func runEnv(ctx context.Context, opts *EnvOptions) error {
 	if !slices.Contains(envFormats, opts.Format) {
 		return usageError(fmt.Errorf("--format %q: want one of %s", opts.Format, strings.Join(envFormats, ", ")))
 	}
+	if err := pickProfile(ctx, opts.F, &opts.Delivery); err != nil {
+		return err
+	}
 	c, p, err := profileCredentials(ctx, opts.F, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
+	}
+	if opts.F.IO.ErrTerminal {
+		recordRecent(opts.F, p.Name)
 	}
 	var b bytes.Buffer
 	if err := formatEnv(&b, opts.Format, credenv.Vars(c, p.Region), []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE"}); err != nil {

@@ -106,6 +106,9 @@ func runExec(ctx context.Context, opts *ExecOptions) error {
 	if outer := f.getenv(envMarker); outer != "" && !opts.Force {
 		return usageError(fmt.Errorf("already in a rolehop exec session for %q (%s is set): exit that shell first, or pass --force", outer, envMarker))
 	}
+	if err := pickProfile(ctx, f, &opts.Delivery); err != nil {
+		return err
+	}
 	command := opts.Command
 	if len(command) == 0 {
 		shell := f.getenv("SHELL")
@@ -117,6 +120,9 @@ func runExec(ctx context.Context, opts *ExecOptions) error {
 	c, p, err := profileCredentials(ctx, f, opts.Logger, opts.Delivery)
 	if err != nil {
 		return err
+	}
+	if f.IO.ErrTerminal {
+		recordRecent(f, p.Name)
 	}
 	env := credenv.With(f.environ(), credenv.Vars(c, p.Region)...)
 	env = append(env, envMarker+"="+profileLabel(p))

@@ -12,56 +12,52 @@ import (
 	"github.com/rolehop/rolehop/saml"
 )
 
-// errNoChoice: the picker was closed without choosing a role.
-var errNoChoice = errors.New("no role chosen: pick one with Enter, or pass --account and --role")
+// errNoChoice: the picker was closed without choosing.
+var errNoChoice = errors.New("nothing chosen: pick one with Enter, or name it on the command line")
 
-// roleItem is one row of the picker: `alias (account) role`.
-type roleItem struct {
-	role  saml.Role
-	alias string
+// pickItem is one row of the picker.
+type pickItem struct {
+	label  string // what the row shows
+	filter string // what typing filters on
 }
 
-func (i roleItem) label() string { return roleLabel(i.role, i.alias) }
-
-// FilterValue is what typing filters on: alias, account and role name.
-func (i roleItem) FilterValue() string {
-	return i.alias + " " + i.role.AccountID() + " " + i.role.Name()
-}
-
-// roleLabel shows a role as `alias (account) role`, or `account role`
-// when the account has no alias.
-func roleLabel(r saml.Role, alias string) string {
-	if alias == "" {
-		return r.AccountID() + " " + r.Name()
-	}
-	return alias + " (" + r.AccountID() + ") " + r.Name()
-}
-
-// pickerModel is the role picker: typing filters at once (case-insensitive,
-// every word must match alias, account or role), up/down (or Ctrl-P/Ctrl-N)
-// move, Enter chooses, Backspace edits the filter, Esc clears the filter or
-// cancels, Ctrl-C cancels. It is built on bubbletea alone, keeping rolehop's
-// start-up lean: credential-process runs on every AWS CLI command.
+// pickerModel is a list picker: typing filters at once (case-insensitive,
+// every word must match), up/down (Ctrl-P/Ctrl-N), PgUp/PgDn, Home/End move,
+// Enter chooses, Backspace edits the filter, Esc clears the filter or
+// cancels, Ctrl-C cancels. The title and the filter stay on the first lines
+// however long the list is. It is built on bubbletea alone, keeping
+// rolehop's start-up lean.
 type pickerModel struct {
-	items    []roleItem
+	title    string
+	noun     string // "role", "profile": for "3 of 400 roles"
+	items    []pickItem
 	filter   []rune
 	shown    []int // indexes into items that match the filter
 	cursor   int   // index into shown
 	offset   int   // first shown row on screen
-	height   int   // rows available for roles
-	chosen   *roleItem
+	height   int   // rows available for items
+	chosen   int   // index into items; -1 until chosen
 	canceled bool
 	bold     lipgloss.Style
 }
 
-const pickerTitle = "Choose a role (type to filter, Enter to choose, Esc to cancel)"
+// pickerChrome is the lines around the list: title, filter, a blank line
+// before the list and the count after it.
+const pickerChrome = 5
+
+func newPicker(title, noun string, items []pickItem) pickerModel {
+	m := pickerModel{title: title, noun: noun, items: items, height: 20, chosen: -1, bold: lipgloss.NewStyle().Bold(true)}
+	m.refilter()
+	return m
+}
 
 func (m pickerModel) Init() tea.Cmd { return nil }
 
 func (m pickerModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	last := max(len(m.shown)-1, 0)
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.height = max(msg.Height-4, 1)
+		m.height = max(msg.Height-pickerChrome, 1)
 	case tea.KeyMsg:
 		switch msg.Type {
 		case tea.KeyCtrlC:
@@ -69,8 +65,7 @@ func (m pickerModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, tea.Quit
 		case tea.KeyEnter:
 			if len(m.shown) > 0 {
-				it := m.items[m.shown[m.cursor]]
-				m.chosen = &it
+				m.chosen = m.shown[m.cursor]
 				return m, tea.Quit
 			}
 		case tea.KeyEsc:
@@ -83,7 +78,15 @@ func (m pickerModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case tea.KeyUp, tea.KeyCtrlP:
 			m.cursor = max(m.cursor-1, 0)
 		case tea.KeyDown, tea.KeyCtrlN:
-			m.cursor = min(m.cursor+1, max(len(m.shown)-1, 0))
+			m.cursor = min(m.cursor+1, last)
+		case tea.KeyPgUp:
+			m.cursor = max(m.cursor-m.height, 0)
+		case tea.KeyPgDown:
+			m.cursor = min(m.cursor+m.height, last)
+		case tea.KeyHome:
+			m.cursor = 0
+		case tea.KeyEnd:
+			m.cursor = last
 		case tea.KeyBackspace:
 			if len(m.filter) > 0 {
 				m.filter = m.filter[:len(m.filter)-1]
@@ -107,12 +110,12 @@ func (m pickerModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // refilter recomputes the shown rows: every word of the filter must appear
-// in the row's alias, account or role name.
+// in the row's filter text.
 func (m *pickerModel) refilter() {
 	words := strings.Fields(strings.ToLower(string(m.filter)))
 	m.shown = m.shown[:0]
 	for i, it := range m.items {
-		hay := strings.ToLower(it.FilterValue())
+		hay := strings.ToLower(it.filter)
 		ok := true
 		for _, w := range words {
 			if !strings.Contains(hay, w) {
@@ -129,52 +132,71 @@ func (m *pickerModel) refilter() {
 
 func (m pickerModel) View() string {
 	var b strings.Builder
-	b.WriteString(pickerTitle + "\n")
+	b.WriteString(m.title + " (type to filter, Enter to choose, Esc to cancel)\n")
 	fmt.Fprintf(&b, "Filter: %s\n\n", string(m.filter))
 	if len(m.shown) == 0 {
-		b.WriteString("  no role matches the filter\n")
+		fmt.Fprintf(&b, "  no %s matches the filter\n", m.noun)
 	}
 	end := min(m.offset+m.height, len(m.shown))
 	for row := m.offset; row < end; row++ {
-		label := m.items[m.shown[row]].label()
+		label := m.items[m.shown[row]].label
 		if row == m.cursor {
 			b.WriteString(m.bold.Render("> "+label) + "\n")
 		} else {
 			b.WriteString("  " + label + "\n")
 		}
 	}
-	fmt.Fprintf(&b, "\n%d of %d roles", len(m.shown), len(m.items))
+	fmt.Fprintf(&b, "\n%d of %d %ss", len(m.shown), len(m.items), m.noun)
+	if len(m.shown) > m.height {
+		fmt.Fprintf(&b, " (%d-%d shown; PgUp/PgDn, Home/End)", m.offset+1, end)
+	}
 	return b.String()
 }
 
-// newPickerModel builds the picker over roles (already sorted).
-func newPickerModel(roles []saml.Role, aliases map[string]string) pickerModel {
-	m := pickerModel{height: 20, bold: lipgloss.NewStyle().Bold(true)}
-	m.items = make([]roleItem, len(roles))
-	for i, r := range roles {
-		m.items[i] = roleItem{role: r, alias: aliases[r.AccountID()]}
-	}
-	m.refilter()
-	return m
-}
-
-// pickRole shows the interactive picker on the terminal (stdin for keys,
-// stderr for the screen, never stdout) and returns the chosen role.
-func pickRole(ctx context.Context, ios *IOStreams, roles []saml.Role, aliases map[string]string) (saml.Role, error) {
-	p := tea.NewProgram(newPickerModel(roles, aliases),
-		tea.WithContext(ctx), tea.WithInput(ios.In), tea.WithOutput(ios.ErrOut), tea.WithAltScreen())
+// pick shows the picker on the terminal (stdin for keys, stderr for the
+// screen, never stdout) and returns the chosen item's index.
+func pick(ctx context.Context, ios *IOStreams, m pickerModel) (int, error) {
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(ios.In), tea.WithOutput(ios.ErrOut), tea.WithAltScreen())
 	final, err := p.Run()
 	if err != nil {
 		if ctx.Err() != nil {
-			return saml.Role{}, ctx.Err()
+			return -1, ctx.Err()
 		}
-		return saml.Role{}, fmt.Errorf("role picker: %w", err)
+		return -1, fmt.Errorf("picker: %w", err)
 	}
-	m, _ := final.(pickerModel)
-	if m.chosen == nil {
-		return saml.Role{}, usageError(errNoChoice)
+	fm, _ := final.(pickerModel)
+	if fm.chosen < 0 {
+		return -1, usageError(errNoChoice)
 	}
-	return m.chosen.role, nil
+	return fm.chosen, nil
+}
+
+// roleLabel shows a role as `alias (account) role`, or `account role`
+// when the account has no alias.
+func roleLabel(r saml.Role, alias string) string {
+	if alias == "" {
+		return r.AccountID() + " " + r.Name()
+	}
+	return alias + " (" + r.AccountID() + ") " + r.Name()
+}
+
+// newRolePicker is the picker over roles (already sorted).
+func newRolePicker(roles []saml.Role, aliases map[string]string) pickerModel {
+	items := make([]pickItem, len(roles))
+	for i, r := range roles {
+		alias := aliases[r.AccountID()]
+		items[i] = pickItem{label: roleLabel(r, alias), filter: alias + " " + r.AccountID() + " " + r.Name()}
+	}
+	return newPicker("Choose a role", "role", items)
+}
+
+// pickRole shows the role picker and returns the chosen role.
+func pickRole(ctx context.Context, ios *IOStreams, roles []saml.Role, aliases map[string]string) (saml.Role, error) {
+	i, err := pick(ctx, ios, newRolePicker(roles, aliases))
+	if err != nil {
+		return saml.Role{}, err
+	}
+	return roles[i], nil
 }
 
 // maxListed bounds how many choices an error message names.

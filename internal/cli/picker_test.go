@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/rolehop/rolehop/awsfile"
+	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/saml"
 )
@@ -125,9 +127,16 @@ func TestPickerModelTypeToFilter(t *testing.T) {
 		{RoleARN: "arn:aws:iam::111111111111:role/Admin", PrincipalARN: "arn:aws:iam::111111111111:saml-provider/P"},
 		{RoleARN: "arn:aws:iam::111111111111:role/Dev", PrincipalARN: "arn:aws:iam::111111111111:saml-provider/P"},
 	}
-	m := newPickerModel(roles, map[string]string{"111111111111": "prod"})
+	m := newRolePicker(roles, map[string]string{"111111111111": "prod"})
 	if !strings.Contains(m.View(), "> prod (111111111111) Admin") || !strings.Contains(m.View(), "  prod (111111111111) Dev") {
 		t.Errorf("view:\n%s", m.View())
+	}
+	for _, r := range "de" {
+		next, _ := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		m = next.(pickerModel)
+	}
+	if v := m.View(); strings.Contains(v, "Admin") || !strings.Contains(v, "> prod (111111111111) Dev") || !strings.Contains(v, "1 of 2 roles") {
+		t.Errorf("after typing \"de\", the list is not filtered:\n%s", v)
 	}
 }
 
@@ -148,17 +157,17 @@ func TestPickerModelKeys(t *testing.T) {
 	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
 
 	// Typing filters at once; every word must match; Down moves; Enter picks.
-	m := send(newPickerModel(roles, aliases), runes("DEV"), tea.KeyMsg{Type: tea.KeyDown}, tea.KeyMsg{Type: tea.KeyEnter})
-	if m.chosen == nil || m.chosen.role.RoleARN != "arn:aws:iam::222222222222:role/Dev" {
-		t.Fatalf("chose %+v, want sandbox Dev", m.chosen)
+	m := send(newRolePicker(roles, aliases), runes("DEV"), tea.KeyMsg{Type: tea.KeyDown}, tea.KeyMsg{Type: tea.KeyEnter})
+	if m.chosen != 2 {
+		t.Fatalf("chose %d, want 2 (sandbox Dev)", m.chosen)
 	}
-	m = send(newPickerModel(roles, aliases), runes("prod dev"))
+	m = send(newRolePicker(roles, aliases), runes("prod dev"))
 	if v := m.View(); strings.Contains(v, "Admin") || strings.Contains(v, "sandbox") || !strings.Contains(v, "> prod (111111111111) Dev") {
 		t.Errorf("filter \"prod dev\":\n%s", v)
 	}
 	// Backspace widens the filter again; no match shows a hint and Enter does nothing.
-	m = send(newPickerModel(roles, aliases), runes("zz"), tea.KeyMsg{Type: tea.KeyEnter})
-	if m.chosen != nil || !strings.Contains(m.View(), "no role matches") {
+	m = send(newRolePicker(roles, aliases), runes("zz"), tea.KeyMsg{Type: tea.KeyEnter})
+	if m.chosen != -1 || !strings.Contains(m.View(), "no role matches") {
 		t.Errorf("no-match filter: chosen %+v\n%s", m.chosen, m.View())
 	}
 	m = send(m, tea.KeyMsg{Type: tea.KeyBackspace}, tea.KeyMsg{Type: tea.KeyBackspace})
@@ -166,11 +175,128 @@ func TestPickerModelKeys(t *testing.T) {
 		t.Errorf("after backspace:\n%s", m.View())
 	}
 	// Esc clears a filter first, then cancels.
-	m = send(newPickerModel(roles, aliases), runes("dev"), tea.KeyMsg{Type: tea.KeyEsc})
+	m = send(newRolePicker(roles, aliases), runes("dev"), tea.KeyMsg{Type: tea.KeyEsc})
 	if m.canceled || len(m.filter) != 0 {
 		t.Errorf("first Esc should clear the filter, canceled=%v filter=%q", m.canceled, string(m.filter))
 	}
 	if m = send(m, tea.KeyMsg{Type: tea.KeyEsc}); !m.canceled {
 		t.Error("second Esc should cancel")
+	}
+}
+
+// TestPickerPagesAndKeepsItsTitle: with 400 items in a 10-row window the
+// title and filter stay on top, PgDn/PgUp move a page, End/Home the ends.
+func TestPickerPagesAndKeepsItsTitle(t *testing.T) {
+	items := make([]pickItem, 400)
+	for i := range items {
+		items[i] = pickItem{label: fmt.Sprintf("profile-%03d", i), filter: fmt.Sprintf("profile-%03d", i)}
+	}
+	m := newPicker("Choose a profile", "profile", items)
+	send := func(msgs ...tea.Msg) {
+		for _, msg := range msgs {
+			next, _ := m.Update(msg)
+			m = next.(pickerModel)
+		}
+	}
+	send(tea.WindowSizeMsg{Width: 80, Height: 10 + pickerChrome})
+	key := func(k tea.KeyType) tea.Msg { return tea.KeyMsg{Type: k} }
+	check := func(what, cursorRow string) {
+		t.Helper()
+		v := m.View()
+		lines := strings.Split(v, "\n")
+		if !strings.HasPrefix(lines[0], "Choose a profile") || !strings.HasPrefix(lines[1], "Filter:") {
+			t.Errorf("%s: the title scrolled away:\n%s", what, v)
+		}
+		if !strings.Contains(v, "> "+cursorRow) {
+			t.Errorf("%s: cursor not on %s:\n%s", what, cursorRow, v)
+		}
+		if n := len(lines); n > 10+pickerChrome {
+			t.Errorf("%s: %d lines for a 15-line window", what, n)
+		}
+	}
+	check("start", "profile-000")
+	send(key(tea.KeyPgDown))
+	check("PgDn", "profile-010")
+	send(key(tea.KeyEnd))
+	check("End", "profile-399")
+	send(key(tea.KeyPgUp))
+	check("PgUp", "profile-389")
+	send(key(tea.KeyHome))
+	check("Home", "profile-000")
+	send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("39")}, key(tea.KeyEnd), key(tea.KeyEnter))
+	if m.chosen < 0 || items[m.chosen].label != "profile-399" {
+		t.Errorf("typed 39, End, Enter: chose %d", m.chosen)
+	}
+}
+
+func TestRecentProfilesComeFirst(t *testing.T) {
+	f := NewFactory(nil)
+	dir := t.TempDir()
+	f.Getenv = func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return dir
+		}
+		return ""
+	}
+	for _, n := range []string{"a", "b", "c", "b"} {
+		recordRecent(f, n)
+	}
+	if got := loadRecent(f); strings.Join(got, ",") != "b,c,a" {
+		t.Errorf("recent = %v, want b,c,a", got)
+	}
+	if got := orderRecentFirst([]string{"x", "a", "y", "b"}, loadRecent(f)); strings.Join(got, ",") != "b,a,x,y" {
+		t.Errorf("ordered = %v", got)
+	}
+	if fi, err := os.Stat(recentPath(f)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("recent file: %v %v", fi, err)
+	}
+}
+
+// TestExecProfilePickerInTmux: exec with no profile on a terminal shows the
+// profiles (the most recently used first), filters as one types, and runs
+// the command with the chosen profile.
+func TestExecProfilePickerInTmux(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	env, _ := stsEnv(t, srv, fakeConfig)
+	state := t.TempDir()
+	env = append(env, "TERM=xterm-256color", "XDG_STATE_HOME="+state)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "run.sh")
+	var b strings.Builder
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+	}
+	// "denied" was used last: it comes first.
+	if err := os.MkdirAll(filepath.Join(state, "rolehop"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFileT(t, filepath.Join(state, "rolehop", "recent-profiles"), "denied\n")
+	b.WriteString(rolehopBinary(t) + ` exec -- sh -c 'echo "PROFILE=$ROLEHOP_PROFILE KEY=$AWS_ACCESS_KEY_ID"'` + "\n")
+	b.WriteString("echo EXIT=$?\nsleep 600\n")
+	writeFileT(t, script, b.String())
+
+	s := newTmux(t, script)
+	scr := s.waitFor("the profile picker", contains("Choose a profile"))
+	lines := strings.Split(scr, "\n")
+	first := ""
+	for _, l := range lines {
+		if strings.HasPrefix(l, "> ") {
+			first = strings.TrimSpace(strings.TrimPrefix(l, "> "))
+			break
+		}
+	}
+	if first != "denied" {
+		t.Errorf("the recent profile is not first (cursor on %q):\n%s", first, scr)
+	}
+	s.tmux("send-keys", "-l", "pro")
+	s.waitFor("the filtered list", func(s string) bool { return strings.Contains(s, "> prod") && !strings.Contains(s, "denied") })
+	s.tmux("send-keys", "Enter")
+	scr = s.waitFor("rolehop to exit", contains("EXIT="))
+	if !strings.Contains(scr, "EXIT=0") || !strings.Contains(scr, "PROFILE=prod KEY=ASIA") {
+		t.Errorf("exec with the picked profile:\n%s", scr)
+	}
+	if got := readFileT(t, filepath.Join(state, "rolehop", "recent-profiles")); !strings.HasPrefix(got, "prod\ndenied\n") {
+		t.Errorf("recent profiles after picking prod: %q", got)
 	}
 }
