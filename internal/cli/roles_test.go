@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"context"
 	"log/slog"
 	"os"
@@ -55,6 +56,27 @@ func TestRolesTableFromALoginProfile(t *testing.T) {
 	}
 	if lines := strings.Split(out.String(), "\n"); len(lines) < 3 || !strings.HasPrefix(lines[2], "111111111111  -        Dev") {
 		t.Errorf("roles --sort account:\n%s", out)
+	}
+
+	// Filter words and the JSON output.
+	ios, in, out, _ = Test()
+	in.WriteString("alicepass\n")
+	cmd = NewRootCmd(NewFactory(ios), "test")
+	cmd.SetArgs([]string{"roles", "--login", "corp", "--password-stdin", "SANDBOX", "dev", "--output", "json"})
+	if err := cmd.ExecuteContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]string
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 1 || rows[0]["alias"] != "sandbox" ||
+		rows[0]["role_arn"] != "arn:aws:iam::222222222222:role/Dev" || rows[0]["principal_arn"] == "" {
+		t.Errorf("roles sandbox dev --output json: %s (%v)", out, err)
+	}
+	ios, in, _, _ = Test()
+	in.WriteString("alicepass\n")
+	cmd = NewRootCmd(NewFactory(ios), "test")
+	cmd.SetArgs([]string{"roles", "--login", "corp", "--password-stdin", "nomatch"})
+	if err := cmd.ExecuteContext(t.Context()); ExitCode(err) != ExitRoleNotFound || !strings.Contains(err.Error(), "4 roles are granted") {
+		t.Errorf("a filter matching nothing: %v", err)
 	}
 
 	// bob gets only Dev; carol no role at all (exit 4).
