@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
