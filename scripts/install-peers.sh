@@ -2,7 +2,8 @@
 # install-peers.sh — install every peer rolehop's tests talk to; idempotent.
 #
 #   Debian packages: simplesamlphp php-cli php-xml php-mbstring xmlsec1
-#                    redis-server awscli python3-boto3 curl hyperfine tmux fish
+#                    redis-server awscli python3-boto3 curl hyperfine tmux
+#                    fish chromium bash-completion fish
 #                    chromium (headless, for the browser IdP's tests; as
 #                    root it runs only with --no-sandbox, which chromedp adds;
 #                    rolehop starts it with --disable-background-networking
@@ -23,7 +24,7 @@ BIN=$PEERS_DIR/bin
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 STATICCHECK_VERSION=v0.8.2
-APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish chromium)
+APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish chromium bash-completion)
 
 say() { echo "install-peers: $*"; }
 
