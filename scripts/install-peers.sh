@@ -2,13 +2,14 @@
 # install-peers.sh — install every peer rolehop's tests talk to; idempotent.
 #
 #   Debian packages: simplesamlphp php-cli php-xml php-mbstring xmlsec1
-#                    redis-server awscli python3-boto3 curl hyperfine tmux
-#                    fish chromium bash-completion fish
+#                    redis-server awscli python3-boto3 curl hyperfine tmux fish
 #                    chromium (headless, for the browser IdP's tests; as
 #                    root it runs only with --no-sandbox, which chromedp adds;
 #                    rolehop starts it with --disable-background-networking
 #                    --disable-component-update --disable-sync --no-first-run
 #                    --disable-quic so the closed network does not stall it)
+#                    bash-completion (the completion test loads rolehop's
+#                    bash script with it)
 #                    (apt-get runs only when one of them is missing)
 #   Go binaries:     minio, mc, staticcheck at pinned versions, built with
 #                    `go install` into $ROLEHOP_PEERS_DIR/bin (default
