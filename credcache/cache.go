@@ -285,33 +285,14 @@ func (c *Cache) fetchOnly(ctx context.Context, key string, fetch func(ctx contex
 }
 
 // openDir creates (0700) and opens the cache folder, and checks it is one
-// only this user can change: a folder (not a symlink), owned by the
-// process's user, not writable by group or others. A folder of ours that
-// others may only read is tightened to 0700.
+// only this user can change (atomicfile.OpenPrivate).
 func (c *Cache) openDir(dir string) (*atomicfile.Dir, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create it (%w); check its parent's permissions", err)
-	}
-	d, err := atomicfile.OpenDir(dir)
+	d, was, err := atomicfile.OpenPrivate(dir, true)
 	if err != nil {
 		return nil, err
 	}
-	fi := d.Info()
-	if uid, _, ok := atomicfile.Owner(fi); ok {
-		if uid != os.Geteuid() {
-			d.Close()
-			return nil, fmt.Errorf("it is owned by uid %d, not by this user (uid %d); remove it or point the cache elsewhere", uid, os.Geteuid())
-		}
-		if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-			d.Close()
-			return nil, fmt.Errorf("its mode %04o lets others change it; remove it (rolehop recreates it 0700)", perm)
-		} else if perm&0o077 != 0 {
-			if err := d.Chmod(0o700); err != nil {
-				d.Close()
-				return nil, fmt.Errorf("its mode %04o lets others read it and it cannot be tightened: %w", perm, err)
-			}
-			c.logger().Warn("credcache: tightened the cache folder to 0700", "path", dir, "from", fmt.Sprintf("%04o", perm))
-		}
+	if was != 0 {
+		c.logger().Warn("credcache: tightened the cache folder to 0700", "path", dir, "from", fmt.Sprintf("%04o", was))
 	}
 	return d, nil
 }
@@ -409,7 +390,7 @@ type fileEntry struct {
 // absent with the reason (which never quotes the file), and is replaced by
 // the next fetch.
 func (c *Cache) load(d *atomicfile.Dir, name string) (Entry, bool, string) {
-	data, _, err := d.ReadFile(name, maxEntryBytes, trusted)
+	data, _, err := d.ReadFile(name, maxEntryBytes, atomicfile.CheckPrivate)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Entry{}, false, ""
@@ -426,8 +407,8 @@ func (c *Cache) load(d *atomicfile.Dir, name string) (Entry, bool, string) {
 	e, reason := parse(data)
 	if reason == "" {
 		if limit := c.now().Add(MaxLifetime); e.Credentials.Expires.After(limit) {
-			reason = fmt.Sprintf("it expires at %s, later than STS can issue (%s from now)",
-				e.Credentials.Expires.UTC().Format(time.RFC3339), MaxLifetime)
+			reason = fmt.Sprintf("it expires at %s, later than STS can issue (%d hours from now)",
+				e.Credentials.Expires.UTC().Format(time.RFC3339), int(MaxLifetime.Hours()))
 		}
 	}
 	if reason != "" {
@@ -441,22 +422,6 @@ func (c *Cache) warnIgnored(d *atomicfile.Dir, name, reason string) {
 	if reason != "" {
 		c.logger().Warn("credcache: ignoring cache file; it will be replaced", "path", d.Join(name), "reason", reason)
 	}
-}
-
-// trusted accepts only an entry this user owns that no one else may read
-// or write (on systems with Unix owners and modes).
-func trusted(fi fs.FileInfo) error {
-	uid, _, ok := atomicfile.Owner(fi)
-	if !ok {
-		return nil
-	}
-	if uid != os.Geteuid() {
-		return fmt.Errorf("it is owned by uid %d, not by this user", uid)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("its mode %04o lets others read or change it", perm)
-	}
-	return nil
 }
 
 // parse returns the entry or a reason it is not one. The reason never
