@@ -486,6 +486,15 @@ func parseExpiration(s string) (time.Time, error) {
 }
 
 func (c *Cache) write(d *atomicfile.Dir, name string, e Entry) error {
+	data, err := encode(e)
+	if err != nil {
+		return err
+	}
+	return d.Write(name, data, atomicfile.Options{Perm: 0o600, MidWrite: testHookMidWrite})
+}
+
+// encode is an entry in the AWS CLI's JSON layout.
+func encode(e Entry) ([]byte, error) {
 	var f fileEntry
 	f.Credentials = &struct {
 		AccessKeyId     string `json:"AccessKeyId"`
@@ -500,11 +509,7 @@ func (c *Cache) write(d *atomicfile.Dir, name string, e Entry) error {
 	}
 	f.AssumedRoleUser = e.AssumedRoleUser
 	f.ResponseMetadata = map[string]any{}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return d.Write(name, data, atomicfile.Options{Perm: 0o600, MidWrite: testHookMidWrite})
+	return json.Marshal(f)
 }
 
 // testHookMidWrite, when set (only by this package's tests), runs after
