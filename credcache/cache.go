@@ -73,6 +73,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -433,6 +434,9 @@ func parse(data []byte) (Entry, string) {
 	var f fileEntry
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Entry{}, "the JSON ends early (a torn or truncated file)"
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Entry{}, fmt.Sprintf("not valid JSON (error at byte %d)", se.Offset)
