@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -44,5 +45,54 @@ func BenchmarkEditOneOf200(b *testing.B) {
 		if _, err := edit("bench", data, Credentials, []Update{{Profile: "acct-100-Admin", Set: helperValues("x", i)}}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// manySections is a credentials file with n profiles of two keys.
+func manySections(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "[p%06d]\naws_access_key_id = AKIA%012d\nregion = eu-west-1\n\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+// tinySections is a file with n one-key profiles ("[p1]\nk = v\n"): the
+// most sections per byte.
+func tinySections(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "[p%d]\nk = v\n", i)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkEditManySections is one update in files of hundreds of
+// thousands of sections: what memory the in-memory part (parse, edit,
+// parse again, verify, render) allocates per byte of file, reported as
+// alloc/filebyte.
+func BenchmarkEditManySections(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"200k-profiles", manySections(200_000)},
+		{"300k-tiny", tinySections(300_000)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				if _, err := edit("bench", c.data, Credentials, []Update{{Profile: "p100000", Set: helperValues("x", i)}}); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n)/float64(len(c.data)), "alloc/filebyte")
+		})
 	}
 }

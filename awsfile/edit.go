@@ -261,7 +261,7 @@ func editSection(d *document, s *section, set map[string]string, unset []string)
 	out := make([]docLine, 0, len(d.lines)+len(added))
 	for i := 0; i < len(d.lines); i++ {
 		if i == insertAt && len(added) > 0 {
-			if n := len(out); n > 0 && out[n-1].eol == "" {
+			if n := len(out); n > 0 && out[n-1].eol == eolNone {
 				out[n-1].eol = eol
 			}
 			out = append(out, added...)
@@ -277,7 +277,7 @@ func editSection(d *document, s *section, set map[string]string, unset []string)
 		i = e.last
 	}
 	if insertAt == len(d.lines) && len(added) > 0 {
-		if n := len(out); n > 0 && out[n-1].eol == "" {
+		if n := len(out); n > 0 && out[n-1].eol == eolNone {
 			out[n-1].eol = eol
 		}
 		out = append(out, added...)
@@ -289,7 +289,7 @@ func appendSection(d *document, header string, set map[string]string) []docLine 
 	eol := d.eol()
 	out := slices.Clone(d.lines)
 	if n := len(out); n > 0 {
-		if out[n-1].eol == "" {
+		if out[n-1].eol == eolNone {
 			out[n-1].eol = eol
 		}
 		if out[n-1].kind != lineBlank {
@@ -370,7 +370,7 @@ func edit(path string, data []byte, kind Kind, updates []Update) ([]byte, error)
 			return nil, err
 		}
 		d = &document{lines: lines}
-		if d, err = parse(path, d.render()); err != nil {
+		if d, err = parseString(path, d.renderString()); err != nil {
 			return nil, fmt.Errorf("%w: %s: the change to profile %q would not parse back (%v); edit the file by hand", ErrUnsafeEdit, path, u.Profile, err)
 		}
 	}
@@ -411,7 +411,7 @@ func verify(before, after *document, want map[string]map[string]string) error {
 	for _, s := range after.sections {
 		afterByName[s.name] = s
 	}
-	var names []string
+	names := make([]string, 0, len(after.sections))
 	for _, s := range before.sections {
 		if _, touched := want[s.name]; touched {
 			continue
@@ -442,7 +442,7 @@ func verify(before, after *document, want map[string]map[string]string) error {
 			names = append(names, name)
 		}
 	}
-	var got []string
+	got := make([]string, 0, len(after.sections))
 	for _, s := range after.sections {
 		got = append(got, s.name)
 	}

@@ -37,3 +37,13 @@ func (e *ParseError) Error() string {
 
 // Is makes errors.Is(err, ErrMalformed) true for every *ParseError.
 func (e *ParseError) Is(target error) bool { return target == ErrMalformed }
+
+var (
+	// ErrUnsafePath reports a path rolehop refuses to follow: a symlink
+	// made by another user that leads to a file that user does not own.
+	ErrUnsafePath = errors.New("refusing an unsafe path")
+	// ErrNotRegular reports a path that is not a regular file (a device
+	// such as /dev/null, a FIFO, a socket): rolehop neither reads nor
+	// replaces it.
+	ErrNotRegular = errors.New("not a regular file")
+)

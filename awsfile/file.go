@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/gofrs/flock"
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
 )
@@ -116,15 +115,42 @@ func (f *File) read() (string, *document, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	data, err := os.ReadFile(p)
+	target, err := resolve(p)
+	if err != nil {
+		return p, nil, err
+	}
+	dir, base := filepath.Split(target)
+	d, err := atomicfile.OpenDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return p, &document{}, nil
 	}
 	if err != nil {
-		return p, nil, fmt.Errorf("awsfile: %w; check the file's permissions", err)
+		return p, nil, fmt.Errorf("awsfile: cannot open the folder of %s: %w", p, err)
 	}
-	d, err := parse(p, data)
-	return p, d, err
+	defer d.Close()
+	data, _, err := d.ReadFile(base, 0, nil)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, &document{}, nil
+	}
+	if err != nil {
+		return p, nil, fileError(p, target, err)
+	}
+	doc, err := parse(p, data)
+	return p, doc, err
+}
+
+// fileError words an error from opening or reading the file.
+func fileError(p, target string, err error) error {
+	var nr *atomicfile.NotRegularError
+	if errors.As(err, &nr) {
+		where := p
+		if target != p {
+			where = p + " (" + target + ")"
+		}
+		return fmt.Errorf("awsfile: %w: %s is %s; rolehop reads and writes only regular files, "+
+			"so point the path (or AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE) at one", ErrNotRegular, where, nr.Kind)
+	}
+	return fmt.Errorf("awsfile: %w; check the file's permissions", err)
 }
 
 // Profiles lists the profiles in the file in file order; a missing file has
@@ -206,45 +232,62 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(target)
+	dir, base := filepath.Split(target)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("awsfile: cannot create the folder for %s: %w", p, err)
 	}
+	// Every step from here on is relative to the folder's descriptor: the
+	// folder cannot be swapped for a symlink under us.
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("awsfile: cannot open the folder of %s: %w", p, err)
+	}
+	defer d.Close()
 
 	timeout := f.LockTimeout
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// Root writing a user's file (sudo) must not leave files the user can
+	// no longer open: the lock file and a new file get the folder's owner
+	// (through their descriptors), a replaced file keeps its own.
 	lockPath := target + ".lock"
-	lock := flock.New(lockPath, flock.SetPermissions(0o600))
-	ok, err := lock.TryLockContext(lctx, 20*time.Millisecond)
-	if !ok {
-		if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			if ctx.Err() != nil {
-				return fmt.Errorf("awsfile: gave up waiting for the lock on %s: %w", lockPath, ctx.Err())
-			}
+	lock, err := d.Lock(ctx, base+".lock", atomicfile.LockOptions{Timeout: timeout, Retry: 20 * time.Millisecond, Owner: d.Info()})
+	if err != nil {
+		var nr *atomicfile.NotRegularError
+		switch {
+		case errors.Is(err, atomicfile.ErrLockTimeout):
 			return fmt.Errorf("awsfile: %w: waited %s for %s; another rolehop is writing %s, try again when it is done", ErrLocked, timeout, lockPath, p)
+		case ctx.Err() != nil:
+			return fmt.Errorf("awsfile: gave up waiting for the lock on %s: %w", lockPath, ctx.Err())
+		case errors.As(err, &nr):
+			return fmt.Errorf("awsfile: %w: the lock file %s is %s; remove it (rolehop creates its lock file itself)", ErrNotRegular, lockPath, nr.Kind)
+		case errors.Is(err, atomicfile.ErrLinked):
+			return fmt.Errorf("awsfile: %w: the lock file %s has other hard links; remove it (rolehop creates its lock file itself)", ErrUnsafePath, lockPath)
 		}
 		return fmt.Errorf("awsfile: cannot lock %s: %w; make its folder writable", lockPath, err)
 	}
 	defer func() { _ = lock.Unlock() }()
 
-	// Root writing a user's file (sudo) must not leave files the user can no
-	// longer open: the lock file and a new file get the folder's owner, a
-	// replaced file keeps its own.
-	dirInfo, _ := os.Stat(dir)
-	if dirInfo != nil {
-		keepOwnerPath(lockPath, dirInfo)
-	}
 	log := f.logger().With("path", p)
-	removeStaleTemps(target, log)
+	prefix := "." + base + tempInfix
+	for _, name := range d.RemoveStale(func(n string) bool {
+		return strings.HasPrefix(n, prefix) && strings.HasSuffix(n, ".tmp")
+	}, staleTempAge, time.Now()) {
+		log.Debug("awsfile: removed a leftover temporary file", "file", name)
+	}
 
-	old, err := os.ReadFile(target)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("awsfile: %w; check the file's permissions", err)
+	var (
+		old    []byte
+		st     fs.FileInfo
+		exists bool
+	)
+	switch old, st, err = d.ReadFile(base, 0, nil); {
+	case err == nil:
+		exists = true
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return fileError(p, target, err)
 	}
 	// Parse errors name the path the caller gave, not the symlink target.
 	data, err := edit(p, old, f.Kind, updates)
@@ -256,11 +299,7 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 		return err
 	}
 	mode := fs.FileMode(0o600)
-	var st fs.FileInfo
 	if exists {
-		if st, err = os.Stat(target); err != nil {
-			return fmt.Errorf("awsfile: %w", err)
-		}
 		mode = st.Mode().Perm() & 0o600
 		if string(data) == string(old) && st.Mode().Perm() == mode {
 			log.Debug("awsfile: nothing to change")
@@ -271,9 +310,9 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	}
 	owner := st
 	if owner == nil {
-		owner = dirInfo
+		owner = d.Info()
 	}
-	if err := writeAtomic(target, data, mode, owner); err != nil {
+	if err := writeAtomic(d, base, data, mode, owner); err != nil {
 		return fmt.Errorf("awsfile: cannot write %s: %w; check that its folder is writable", p, err)
 	}
 	names := make([]string, 0, len(updates))
@@ -287,47 +326,20 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	return nil
 }
 
-// writeAtomic replaces target with data through package atomicfile, with
-// mode, owner's owner when possible, and a temporary name removeStaleTemps
-// recognises.
-func writeAtomic(target string, data []byte, mode fs.FileMode, owner fs.FileInfo) error {
-	o := atomicfile.Options{
+// writeAtomic replaces base in d with data through package atomicfile,
+// with mode, owner's owner when possible, and a temporary name Apply's
+// sweep recognises.
+func writeAtomic(d *atomicfile.Dir, base string, data []byte, mode fs.FileMode, owner fs.FileInfo) error {
+	return d.Write(base, data, atomicfile.Options{
 		Perm:        mode,
-		TempPattern: "." + filepath.Base(target) + tempInfix + "*.tmp",
+		TempPattern: "." + base + tempInfix + "*.tmp",
 		MidWrite:    testHookMidWrite,
-	}
-	if owner != nil {
-		o.Prepare = func(f *os.File) { keepOwner(f, owner) }
-	}
-	return atomicfile.Write(target, data, o)
-}
-
-// removeStaleTemps deletes temporary files a killed writer left next to
-// target. It runs under the lock, and only files older than staleTempAge
-// are removed.
-func removeStaleTemps(target string, log *slog.Logger) {
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	prefix := "." + base + tempInfix
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".tmp") || !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil || time.Since(info.ModTime()) < staleTempAge {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err == nil {
-			log.Debug("awsfile: removed a leftover temporary file", "file", name)
-		}
-	}
+		Prepare: func(f *os.File) {
+			if fi, err := f.Stat(); err == nil {
+				atomicfile.KeepOwner(f, fi, owner)
+			}
+		},
+	})
 }
 
 // Apply is (&File{Path: path, Kind: kind}).Apply.

@@ -1,7 +1,6 @@
 package awsfile
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
@@ -20,11 +19,32 @@ const (
 )
 
 // docLine is one line of the file: its text without the line ending, and the
-// line ending itself ("\n", "\r\n", or "" for a last line without one).
+// line ending itself. 24 bytes: a file of hundreds of thousands of short
+// lines is held twice while it is edited and checked.
 type docLine struct {
 	text string
-	eol  string
+	eol  lineEnd
 	kind lineKind
+}
+
+// lineEnd is a line's ending: none (a last line without one), "\n" or
+// "\r\n".
+type lineEnd uint8
+
+const (
+	eolNone lineEnd = iota
+	eolLF
+	eolCRLF
+)
+
+func (e lineEnd) String() string {
+	switch e {
+	case eolLF:
+		return "\n"
+	case eolCRLF:
+		return "\r\n"
+	}
+	return ""
 }
 
 // entry is one key of a section: its key line and, when the value continues
@@ -68,15 +88,30 @@ type document struct {
 	sections []*section
 }
 
+// renderString is render as a string, for parsing again without a copy.
+func (d *document) renderString() string {
+	var b strings.Builder
+	n := 0
+	for _, l := range d.lines {
+		n += len(l.text) + int(l.eol)
+	}
+	b.Grow(n)
+	for _, l := range d.lines {
+		b.WriteString(l.text)
+		b.WriteString(l.eol.String())
+	}
+	return b.String()
+}
+
 func (d *document) render() []byte {
 	n := 0
 	for _, l := range d.lines {
-		n += len(l.text) + len(l.eol)
+		n += len(l.text) + int(l.eol) // eolNone, eolLF, eolCRLF are 0, 1, 2 bytes
 	}
 	b := make([]byte, 0, n)
 	for _, l := range d.lines {
 		b = append(b, l.text...)
-		b = append(b, l.eol...)
+		b = append(b, l.eol.String()...)
 	}
 	return b
 }
@@ -92,13 +127,13 @@ func (d *document) section(name string) *section {
 }
 
 // eol is the line ending new lines get: the file's first one, else "\n".
-func (d *document) eol() string {
+func (d *document) eol() lineEnd {
 	for _, l := range d.lines {
-		if l.eol != "" {
+		if l.eol != eolNone {
 			return l.eol
 		}
 	}
-	return "\n"
+	return eolLF
 }
 
 // isPySpace reports whether r is whitespace for Python's str.strip and the
@@ -128,10 +163,9 @@ func indentPrefix(s string) string {
 	return s[:len(s)-len(strings.TrimLeftFunc(s, isPySpace))]
 }
 
-// splitLines cuts data into lines, keeping each line ending. The lines share
-// one copy of data.
-func splitLines(data []byte) []docLine {
-	s := string(data)
+// splitLines cuts s into lines, keeping each line ending. The lines share
+// s's memory.
+func splitLines(s string) []docLine {
 	lines := make([]docLine, 0, strings.Count(s, "\n")+1)
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '\n')
@@ -139,9 +173,9 @@ func splitLines(data []byte) []docLine {
 			lines = append(lines, docLine{text: s})
 			break
 		}
-		text, eol := s[:i], "\n"
+		text, eol := s[:i], eolLF
 		if i > 0 && s[i-1] == '\r' {
-			text, eol = s[:i-1], "\r\n"
+			text, eol = s[:i-1], eolCRLF
 		}
 		lines = append(lines, docLine{text: text, eol: eol})
 		s = s[i+1:]
@@ -166,21 +200,44 @@ func sectionName(stripped string) (string, bool) {
 // parse reads data with the rules of botocore's parser and rejects what the
 // AWS CLI rejects. path only labels errors.
 func parse(path string, data []byte) (*document, error) {
-	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+	return parseString(path, string(data))
+}
+
+// parseString is parse of a string (the lines share its memory).
+func parseString(path string, data string) (*document, error) {
+	if strings.HasPrefix(data, "\xef\xbb\xbf") {
 		return nil, &ParseError{Path: path, Line: 1, Msg: "the file starts with a UTF-8 byte order mark, which the AWS CLI cannot read; save it as UTF-8 without BOM"}
 	}
 	d := &document{lines: splitLines(data)}
+	// At most this many sections: sized up front, the index and the
+	// duplicate check do not grow (and copy) as they fill.
+	// Every header holds a '[', so this bounds the sections: the index,
+	// the sections themselves (one array; pointers into it stay valid as
+	// it never grows past this) and the duplicate check are sized once.
+	maxSections := min(strings.Count(data, "["), len(d.lines))
+	d.sections = make([]*section, 0, maxSections)
+	slab := make([]section, 0, maxSections)
+	// Every key line holds a '=' or a ':'.
+	maxEntries := min(strings.Count(data, "=")+strings.Count(data, ":"), len(d.lines))
 	var (
 		cur         *section
-		curEntry    = -1 // index into cur.entries of the key whose value may continue
+		entries     = make([]entry, 0, maxEntries) // every section's entries, in file order
+		starts      = make([]int, 0, maxSections)  // index in entries of each section's first
+		curEntry    = -1                           // index into entries of the key whose value may continue
 		indentLevel int
 		values      []string // value lines of the current entry
-		firstLine   = map[string]int{}
+		firstLine   = make(map[string]int, maxSections)
 		keyLine     = map[string]int{}
 	)
 	flush := func() {
 		if cur != nil && curEntry >= 0 {
-			cur.entries[curEntry].value = strings.TrimRightFunc(strings.Join(values, "\n"), isPySpace)
+			// Trailing blank lines end up stripped: leave them out
+			// rather than join and cut them (no copy for a flat value).
+			v := values
+			for len(v) > 1 && v[len(v)-1] == "" {
+				v = v[:len(v)-1]
+			}
+			entries[curEntry].value = strings.TrimRightFunc(strings.Join(v, "\n"), isPySpace)
 		}
 	}
 	for i := range d.lines {
@@ -207,7 +264,7 @@ func parse(path string, data []byte) (*document, error) {
 		indent := indentOf(l.text)
 		if cur != nil && curEntry >= 0 && indent > indentLevel {
 			l.kind = lineContinue
-			cur.entries[curEntry].last = i
+			entries[curEntry].last = i
 			values = append(values, stripped)
 			continue
 		}
@@ -219,8 +276,14 @@ func parse(path string, data []byte) (*document, error) {
 			}
 			firstLine[name] = lineNo
 			l.kind = lineSection
-			cur = &section{name: name, header: i}
+			if len(slab) < cap(slab) {
+				slab = append(slab, section{name: name, header: i})
+				cur = &slab[len(slab)-1]
+			} else {
+				cur = &section{name: name, header: i}
+			}
 			d.sections = append(d.sections, cur)
+			starts = append(starts, len(entries))
 			curEntry = -1
 			clear(keyLine)
 			continue
@@ -246,11 +309,18 @@ func parse(path string, data []byte) (*document, error) {
 		keyLine[key] = lineNo
 		flush()
 		l.kind = lineKey
-		cur.entries = append(cur.entries, entry{key: key, first: i, last: i})
-		curEntry = len(cur.entries) - 1
+		entries = append(entries, entry{key: key, first: i, last: i})
+		curEntry = len(entries) - 1
 		values = append(values[:0], pyStrip(stripped[delim+1:]))
 	}
 	flush()
+	for k, sec := range d.sections {
+		end := len(entries)
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		sec.entries = entries[starts[k]:end:end]
+	}
 	return d, checkNested(path, d)
 }
 

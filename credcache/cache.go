@@ -42,6 +42,29 @@
 // A file that is not valid JSON or lacks a field (a corrupt or foreign file)
 // is ignored with a warning (which never contains the file's content) and
 // replaced by the next fetch.
+//
+// # Trusting only what rolehop wrote
+//
+// Another local user who can write the cache folder (pre-created 0777, a
+// symlink, XDG_CACHE_HOME on a shared path) must not make the user's tools
+// run with someone else's keys, crash or hang them. So:
+//
+//   - The folder must be a folder (not a symlink) owned by the process's
+//     user and not writable by group or others; otherwise Get warns and
+//     runs without the cache (it fetches, and writes nothing there). A
+//     folder of ours that others may only read (botocore creates
+//     ~/.aws/cli/cache 0755) is tightened to 0700 with a warning. The folder
+//     is opened once and every later step is relative to that descriptor.
+//   - An entry is used only when it is a regular file (opened without
+//     following a symlink and without blocking, then fstat), owned by the
+//     process's user, with no group or other permission bits, at most 64
+//     KiB, and expiring no later than MaxLifetime (36 hours, the longest STS
+//     issues) from now. Anything else is ignored with a warning and replaced.
+//   - The per-key lock refuses a symlink, FIFO or hard link planted under
+//     its name, and its wait is bounded (LockTimeout, default a minute):
+//     then Get warns and fetches without the cache.
+//   - Temporary files of writers killed between create and rename hold
+//     full credentials; the next writer removes those older than a minute.
 package credcache
 
 import (
@@ -50,6 +73,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -58,7 +82,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/gofrs/flock"
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
 )
@@ -69,6 +92,28 @@ const DefaultRefreshWindow = 15 * time.Minute
 
 // lockRetry is how often a waiting process re-tries the key's lock.
 const lockRetry = 10 * time.Millisecond
+
+// DefaultLockTimeout bounds the wait for another process's lock on a key;
+// after it Get goes on without the cache (with a warning). A fetch under the
+// lock is one STS call, or an IdP login, so a minute is far more than a
+// live holder needs.
+const DefaultLockTimeout = time.Minute
+
+// MaxLifetime bounds how far in the future a cached entry may expire: 36
+// hours is the longest any STS call issues (GetSessionToken and
+// GetFederationToken; AssumeRole and AssumeRoleWithSAML stop at 12 hours).
+// An entry expiring later was not written from an STS answer and is
+// refused; fetched credentials that expire later are returned but not
+// cached.
+const MaxLifetime = 36 * time.Hour
+
+// maxEntryBytes bounds an entry file: an AssumeRole answer with the AWS
+// CLI's response metadata is a few kilobytes.
+const maxEntryBytes = 64 << 10
+
+// staleTempAge is how old a leftover temporary file must be before it is
+// removed.
+const staleTempAge = time.Minute
 
 var (
 	// ErrInvalidKey is returned for a key that cannot be a file name.
@@ -93,6 +138,10 @@ type Cache struct {
 	// Logger receives warnings about corrupt files and failed writes; nil
 	// discards them. Secrets are never logged.
 	Logger *slog.Logger
+	// LockTimeout bounds the wait for another process's lock on a key;
+	// then Get goes on without the cache, with a warning. 0 means
+	// DefaultLockTimeout.
+	LockTimeout time.Duration
 }
 
 // Entry is one cached credential with the optional AssumedRoleUser the AWS
@@ -156,37 +205,52 @@ func (c *Cache) GetEntry(ctx context.Context, key string, fetch func(ctx context
 	if err != nil {
 		return Entry{}, err
 	}
-	path := filepath.Join(dir, key+".json")
+	d, err := c.openDir(dir)
+	if err != nil {
+		c.logger().Warn("credcache: cannot use the cache folder; continuing without the cache", "path", dir, "reason", err.Error())
+		return c.fetchOnly(ctx, key, fetch)
+	}
+	defer d.Close()
+	name := key + ".json"
 
 	// Fast path: no lock, no write.
-	if e, ok := c.load(path); ok && c.fresh(e) {
+	e, ok, why := c.load(d, name)
+	if ok && c.fresh(e) {
 		return e, nil
 	}
+	c.warnIgnored(d, name, why)
 
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Entry{}, fmt.Errorf("credcache: cannot create cache folder %s; check its parent's permissions: %w", dir, err)
-	}
-	lk := flock.New(filepath.Join(dir, key+".lock"), flock.SetPermissions(0o600))
-	locked, err := lk.TryLockContext(ctx, lockRetry)
-	if err != nil || !locked {
-		if err == nil {
-			err = ctx.Err()
+	lk, err := d.Lock(ctx, key+".lock", atomicfile.LockOptions{Timeout: c.lockTimeout(), Retry: lockRetry})
+	if err != nil {
+		if ctx.Err() != nil {
+			return Entry{}, fmt.Errorf("credcache: waiting for the lock on cache entry %s: %w", key, ctx.Err())
 		}
-		return Entry{}, fmt.Errorf("credcache: waiting for the lock on cache entry %s: %w", key, err)
+		reason := err.Error()
+		if errors.Is(err, atomicfile.ErrLockTimeout) {
+			reason = fmt.Sprintf("another process held it for %s", c.lockTimeout())
+		}
+		c.logger().Warn("credcache: cannot lock the cache entry; continuing without the cache", "key", key, "reason", reason)
+		return c.fetchOnly(ctx, key, fetch)
 	}
 	defer func() {
 		if err := lk.Unlock(); err != nil {
 			c.logger().Warn("credcache: cannot release cache lock", "key", key, "err", err)
 		}
 	}()
+	for _, n := range d.RemoveStale(isTemp, staleTempAge, time.Now()) {
+		c.logger().Debug("credcache: removed a leftover temporary file", "file", n)
+	}
 
 	// Another process may have refreshed the entry while we waited.
-	old, haveOld := c.load(path)
+	old, haveOld, why2 := c.load(d, name)
 	if haveOld && c.fresh(old) {
 		return old, nil
 	}
+	if why2 != why {
+		c.warnIgnored(d, name, why2)
+	}
 
-	e, err := fetch(ctx)
+	e, err = fetch(ctx)
 	if err != nil {
 		if haveOld && c.now().Before(old.Credentials.Expires) {
 			c.logger().Warn("credcache: refresh failed, using cached credentials until they expire",
@@ -198,10 +262,53 @@ func (c *Cache) GetEntry(ctx context.Context, key string, fetch func(ctx context
 	if !e.Credentials.CanExpire || e.Credentials.Expires.IsZero() {
 		return Entry{}, fmt.Errorf("%w (key %s); cache only temporary credentials", ErrNoExpiry, key)
 	}
-	if err := c.write(path, e); err != nil {
+	if e.Credentials.Expires.After(c.now().Add(MaxLifetime)) {
+		c.logger().Warn("credcache: not caching credentials that expire later than STS can issue",
+			"key", key, "expires", e.Credentials.Expires.UTC().Format(time.RFC3339), "max_lifetime", MaxLifetime.String())
+		return e, nil
+	}
+	if err := c.write(d, name, e); err != nil {
 		c.logger().Warn("credcache: cannot write cache entry; continuing without caching", "key", key, "err", err)
 	}
 	return e, nil
+}
+
+// fetchOnly is GetEntry without the cache.
+func (c *Cache) fetchOnly(ctx context.Context, key string, fetch func(ctx context.Context) (Entry, error)) (Entry, error) {
+	e, err := fetch(ctx)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !e.Credentials.CanExpire || e.Credentials.Expires.IsZero() {
+		return Entry{}, fmt.Errorf("%w (key %s); cache only temporary credentials", ErrNoExpiry, key)
+	}
+	return e, nil
+}
+
+// openDir creates (0700) and opens the cache folder, and checks it is one
+// only this user can change (atomicfile.OpenPrivate).
+func (c *Cache) openDir(dir string) (*atomicfile.Dir, error) {
+	d, was, err := atomicfile.OpenPrivate(dir, true)
+	if err != nil {
+		return nil, err
+	}
+	if was != 0 {
+		c.logger().Warn("credcache: tightened the cache folder to 0700", "path", dir, "from", fmt.Sprintf("%04o", was))
+	}
+	return d, nil
+}
+
+func (c *Cache) lockTimeout() time.Duration {
+	if c.LockTimeout > 0 {
+		return c.LockTimeout
+	}
+	return DefaultLockTimeout
+}
+
+// isTemp recognises atomicfile's temporary files for entries
+// (".<key>.json.<random>.tmp").
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") && strings.Contains(name, ".json.")
 }
 
 // Delete removes the entry for key; a missing entry is not an error.
@@ -279,30 +386,57 @@ type fileEntry struct {
 	ResponseMetadata map[string]any   `json:"ResponseMetadata"`
 }
 
-// load reads and validates the entry at path. Missing files are silently
-// absent; unreadable, corrupt or foreign ones are logged and absent.
-func (c *Cache) load(path string) (Entry, bool) {
-	data, err := os.ReadFile(path)
+// load reads and validates the entry name in d. A missing file is absent
+// with no reason; a file rolehop cannot trust, a corrupt or foreign one is
+// absent with the reason (which never quotes the file), and is replaced by
+// the next fetch.
+func (c *Cache) load(d *atomicfile.Dir, name string) (Entry, bool, string) {
+	data, _, err := d.ReadFile(name, maxEntryBytes, atomicfile.CheckPrivate)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			c.logger().Warn("credcache: cannot read cache file; it will be replaced", "path", path, "err", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, false, ""
 		}
-		return Entry{}, false
+		var nr *atomicfile.NotRegularError
+		switch {
+		case errors.As(err, &nr):
+			return Entry{}, false, "it is " + nr.Kind + ", not a file rolehop wrote"
+		case errors.Is(err, atomicfile.ErrTooLarge):
+			return Entry{}, false, fmt.Sprintf("it holds more than %d bytes, more than any entry", maxEntryBytes)
+		}
+		return Entry{}, false, err.Error()
 	}
 	e, reason := parse(data)
-	if reason != "" {
-		c.logger().Warn("credcache: ignoring cache file; it will be replaced", "path", path, "reason", reason)
-		return Entry{}, false
+	if reason == "" {
+		if limit := c.now().Add(MaxLifetime); e.Credentials.Expires.After(limit) {
+			reason = fmt.Sprintf("it expires at %s, later than STS can issue (%d hours from now)",
+				e.Credentials.Expires.UTC().Format(time.RFC3339), int(MaxLifetime.Hours()))
+		}
 	}
-	return e, true
+	if reason != "" {
+		return Entry{}, false, reason
+	}
+	return e, true, ""
+}
+
+// warnIgnored logs the one warning for an entry load refused.
+func (c *Cache) warnIgnored(d *atomicfile.Dir, name, reason string) {
+	if reason != "" {
+		c.logger().Warn("credcache: ignoring cache file; it will be replaced", "path", d.Join(name), "reason", reason)
+	}
 }
 
 // parse returns the entry or a reason it is not one. The reason never
 // quotes the file's content.
 func parse(data []byte) (Entry, string) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Entry{}, "the file is empty"
+	}
 	var f fileEntry
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Entry{}, "the JSON ends early (a torn or truncated file)"
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Entry{}, fmt.Sprintf("not valid JSON (error at byte %d)", se.Offset)
@@ -355,7 +489,16 @@ func parseExpiration(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("unknown timestamp format")
 }
 
-func (c *Cache) write(path string, e Entry) error {
+func (c *Cache) write(d *atomicfile.Dir, name string, e Entry) error {
+	data, err := encode(e)
+	if err != nil {
+		return err
+	}
+	return d.Write(name, data, atomicfile.Options{Perm: 0o600, MidWrite: testHookMidWrite})
+}
+
+// encode is an entry in the AWS CLI's JSON layout.
+func encode(e Entry) ([]byte, error) {
 	var f fileEntry
 	f.Credentials = &struct {
 		AccessKeyId     string `json:"AccessKeyId"`
@@ -370,14 +513,9 @@ func (c *Cache) write(path string, e Entry) error {
 	}
 	f.AssumedRoleUser = e.AssumedRoleUser
 	f.ResponseMetadata = map[string]any{}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, data)
+	return json.Marshal(f)
 }
 
-// writeAtomic writes data to path, mode 0600, atomically.
-func writeAtomic(path string, data []byte) error {
-	return atomicfile.Write(path, data, atomicfile.Options{Perm: 0o600})
-}
+// testHookMidWrite, when set (only by this package's tests), runs after
+// half of an entry's temporary file has been written and synced.
+var testHookMidWrite func()

@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/gofrs/flock"
+
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
 const testKey = "0123456789abcdef0123456789abcdef01234567"
@@ -67,8 +69,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // TestHelperProcess is one rolehop-like process using the cache; it is run
 // by TestManyProcessesOneFetch, not by go test directly.
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv("CREDCACHE_HELPER") != "1" {
-		t.Skip("helper process; run by TestManyProcessesOneFetch")
+	switch os.Getenv("CREDCACHE_HELPER") {
+	case "":
+		t.Skip("helper process; run by the tests that start other processes")
+	case "1":
+	default:
+		helperMode(os.Getenv("CREDCACHE_HELPER"))
+		os.Exit(0)
 	}
 	dir, counter, start := os.Getenv("CREDCACHE_DIR"), os.Getenv("CREDCACHE_COUNTER"), os.Getenv("CREDCACHE_START")
 	// Wait for the start signal so that all processes miss at once.
@@ -384,10 +391,7 @@ func TestReadsAWSCLIWrittenEntry(t *testing.T) {
 func TestAWSCLIUsesRolehopEntry(t *testing.T) {
 	const awsCLI = "/usr/bin/aws"
 	if _, err := os.Stat(awsCLI); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; apt-get install awscli", awsCLI)
-		}
-		t.Skipf("%s is missing; apt-get install awscli", awsCLI)
+		testpeer.Missing(t, "%s (Debian's AWS CLI v2) is missing; apt-get install awscli", awsCLI)
 	}
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
 const botocorePython = "/usr/bin/python3"
@@ -19,10 +21,7 @@ const botocorePython = "/usr/bin/python3"
 func botocoreKey(t *testing.T, roleArn string, extra map[string]any) string {
 	t.Helper()
 	if _, err := os.Stat(botocorePython); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; install python3-botocore (apt-get install python3-boto3)", botocorePython)
-		}
-		t.Skipf("%s is missing; install python3-botocore (apt-get install python3-boto3)", botocorePython)
+		testpeer.Missing(t, "%s is missing; install python3-botocore (apt-get install python3-boto3)", botocorePython)
 	}
 	in, err := json.Marshal(map[string]any{"role_arn": roleArn, "extra": extra})
 	if err != nil {
@@ -42,10 +41,7 @@ print(f._cache_key)
 	out, err := cmd.Output()
 	if err != nil {
 		if strings.Contains(stderr.String(), "No module named") {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("botocore is not importable by %s: %s", botocorePython, stderr.String())
-			}
-			t.Skipf("botocore is not importable by %s; install python3-boto3", botocorePython)
+			testpeer.Missing(t, "botocore is not importable by %s; install python3-boto3", botocorePython)
 		}
 		t.Fatalf("botocore: %v: %s", err, stderr.String())
 	}

@@ -15,6 +15,24 @@
 // with credentials from the Provider, called on every request: give it one
 // that caches and refreshes (a source.Source's Provider refreshes through
 // the on-disk cache 15 minutes before expiry).
+//
+// Other local users can connect to a loopback port, so the server is built
+// to stay healthy under a flood from a user without the token:
+//
+//   - timeouts on every phase (request headers 5 s, the whole request 10 s,
+//     the answer 1 min, an idle keep-alive connection 30 s);
+//   - at most Options.MaxConns connections (default 64): when all are in
+//     use, the one that has waited longest without a request in progress
+//     (just opened, or idle between requests) is closed to make room, and
+//     when every one is busy the next waits in the kernel's queue;
+//   - a refused request (wrong Host, missing or wrong token) is answered
+//     with "Connection: close", so it cannot keep its connection;
+//   - the warning for refused requests is logged at most once a minute,
+//     with the number left out since, so a flood does not scroll the
+//     user's terminal; its request path is sanitised (internal/safetext);
+//   - the Host header must name the server itself (127.0.0.1, localhost
+//     or [::1] with its port): defence in depth against DNS rebinding from
+//     a browser, on top of the token.
 package ecsserver
 
 import (
@@ -25,13 +43,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rolehop/rolehop/internal/safetext"
 )
 
 // Options configure New; the zero value works.
@@ -45,7 +68,23 @@ type Options struct {
 	RoleARN string
 	// Logger receives one line per request (never a secret); nil discards.
 	Logger *slog.Logger
+	// MaxConns bounds the open connections; 0 means DefaultMaxConns.
+	MaxConns int
 }
+
+// DefaultMaxConns is the default connection limit: far more than the tools
+// of one user keep open to a credentials endpoint.
+const DefaultMaxConns = 64
+
+// Timeouts of the HTTP server, and how often a refused request is warned
+// about (variables only so that this package's tests can shorten them).
+var (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = time.Minute
+	idleTimeout       = 30 * time.Second
+	warnEvery         = time.Minute
+)
 
 // ErrNotLoopback is returned for a listen address outside loopback.
 var ErrNotLoopback = errors.New("ecsserver: listen address is not loopback")
@@ -56,8 +95,13 @@ type Server struct {
 	token    []byte
 	roleARN  string
 	log      *slog.Logger
-	ln       net.Listener
+	ln       *limitListener
 	srv      *http.Server
+	hosts    map[string]bool // Host header values naming this server
+
+	warnMu     sync.Mutex
+	lastWarn   time.Time
+	suppressed int
 }
 
 // Response is the ECS container credentials document.
@@ -94,15 +138,33 @@ func New(provider aws.CredentialsProvider, opts Options) (*Server, error) {
 		}
 		token = hex.EncodeToString(b)
 	}
-	ln, err := net.Listen("tcp", addr)
+	inner, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ecsserver: listen on %s: %w", addr, err)
 	}
+	max := opts.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
+	}
+	ln := newLimitListener(inner, max)
 	s := &Server{provider: provider, token: []byte(token), roleARN: opts.RoleARN, log: opts.Logger, ln: ln}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	_, port, _ := net.SplitHostPort(inner.Addr().String())
+	s.hosts = map[string]bool{}
+	for _, h := range []string{"127.0.0.1", "localhost", "::1", host} {
+		s.hosts[strings.ToLower(net.JoinHostPort(h, port))] = true
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ConnState:         ln.track,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
 	return s, nil
 }
 
@@ -144,12 +206,15 @@ func (s *Server) Close() error {
 
 // ServeHTTP answers one credentials request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hosts[strings.ToLower(r.Host)] {
+		s.refuse(w, r, http.StatusForbidden, `{"message":"wrong Host header; use the URL in AWS_CONTAINER_CREDENTIALS_FULL_URI"}`, "a Host header that is not this server")
+		return
+	}
 	got := r.Header.Get("Authorization")
 	// Some clients send "Bearer <token>"; accept both spellings.
 	got = strings.TrimPrefix(got, "Bearer ")
 	if subtle.ConstantTimeCompare([]byte(got), s.token) != 1 {
-		s.log.Warn("ecsserver: request without the right authorization token", "remote", r.RemoteAddr, "path", r.URL.Path)
-		http.Error(w, `{"message":"missing or wrong authorization token"}`, http.StatusUnauthorized)
+		s.refuse(w, r, http.StatusUnauthorized, `{"message":"missing or wrong authorization token"}`, "without the right authorization token")
 		return
 	}
 	if r.Method != http.MethodGet {
@@ -174,4 +239,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// refuse answers a request that is not let in, closes its connection, and
+// warns at most once per warnEvery.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, body, why string) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body+"\n")
+
+	now := time.Now()
+	s.warnMu.Lock()
+	if !s.lastWarn.IsZero() && now.Sub(s.lastWarn) < warnEvery {
+		s.suppressed++
+		s.warnMu.Unlock()
+		return
+	}
+	n := s.suppressed
+	s.lastWarn, s.suppressed = now, 0
+	s.warnMu.Unlock()
+	args := []any{"remote", r.RemoteAddr, "path", safetext.Clean(r.URL.EscapedPath(), 80)}
+	if n > 0 {
+		args = append(args, "refused_since_last_warning", n)
+	}
+	s.log.Warn("ecsserver: refused a request "+why, args...)
+}
+
+func oneLine(s string) string { return safetext.Clean(s, 400) }

@@ -108,17 +108,41 @@ func containsSecret(b []byte) bool {
 	return ok
 }
 
-// TestSDKRefreshesThroughServer: the Go SDK's container provider reads the
-// endpoint, and after the first credentials reach the refresh window the
-// server hands out fresh ones from a source (stsfake with an injected clock).
-func TestSDKRefreshesThroughServer(t *testing.T) {
-	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now().UTC().Truncate(time.Second)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	srv := stsfake.NewForTest(t, stsfake.WithClock(clock))
+// fakeClock is an injectable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
 
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// countingProvider counts the Retrieve calls the server makes.
+type countingProvider struct {
+	aws.CredentialsProvider
+	mu sync.Mutex
+	n  int
+}
+
+func (p *countingProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	p.mu.Lock()
+	p.n++
+	p.mu.Unlock()
+	return p.CredentialsProvider.Retrieve(ctx)
+}
+
+func (p *countingProvider) calls() int { p.mu.Lock(); defer p.mu.Unlock(); return p.n }
+
+// sourceServer serves a rolehop source "prod" (base keys, one AssumeRole
+// hop of 15 minutes into stsfake, on-disk cache refreshed 5 minutes before
+// expiry), with clock as the source's, the cache's and STS's clock.
+func sourceServer(t *testing.T, clock *fakeClock) (*ecsserver.Server, *stsfake.Server, *countingProvider, *source.Source) {
+	t.Helper()
+	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
 	dir := t.TempDir()
 	cfgFile, credFile := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
 	_ = os.WriteFile(cfgFile, []byte("[profile prod]\nrolehop_base = base\nrolehop_role_arn = arn:aws:iam::111111111111:role/R\nrolehop_duration = 15m\n"), 0o600)
@@ -128,13 +152,24 @@ func TestSDKRefreshesThroughServer(t *testing.T) {
 		"AWS_PROFILE": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""} {
 		t.Setenv(k, v)
 	}
-	src, err := source.Resolve(ctx, "prod", &source.Options{Now: clock,
-		Cache: &credcache.Cache{Dir: filepath.Join(dir, "cache"), Now: clock, RefreshWindow: 5 * time.Minute}})
+	src, err := source.Resolve(context.Background(), "prod", &source.Options{Now: clock.Now,
+		Cache: &credcache.Cache{Dir: filepath.Join(dir, "cache"), Now: clock.Now, RefreshWindow: 5 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, src.Provider(), ecsserver.Options{RoleARN: src.RoleARN()})
+	counting := &countingProvider{CredentialsProvider: src.Provider()}
+	s := start(t, counting, ecsserver.Options{RoleARN: src.RoleARN()})
+	// The files have no default profile: the SDK's own config (with
+	// AWS_PROFILE unset) finds no credentials there and uses the endpoint.
+	return s, srv, counting, src
+}
 
+// TestServerHandsOutRefreshedCredentials: each GET asks the source, which
+// refreshes through its cache when the credentials reach the refresh window
+// (stsfake with an injected clock); expired credentials are never served.
+func TestServerHandsOutRefreshedCredentials(t *testing.T) {
+	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+	s, srv, _, src := sourceServer(t, clock)
 	fetch := func() map[string]string {
 		code, body := get(t, s.URL(), s.Token())
 		if code != 200 {
@@ -148,38 +183,86 @@ func TestSDKRefreshesThroughServer(t *testing.T) {
 	if is, ok := srv.Issued(first["AccessKeyId"]); !ok || is.RoleARN != src.RoleARN() {
 		t.Fatalf("not the role's credentials: %v", first)
 	}
-	advance(5 * time.Minute)
+	clock.Add(5 * time.Minute)
 	if again := fetch(); again["AccessKeyId"] != first["AccessKeyId"] {
 		t.Error("refreshed while still fresh")
 	}
-	advance(6 * time.Minute) // 4 minutes left: inside the 5-minute window
+	clock.Add(6 * time.Minute) // 4 minutes left: inside the 5-minute window
 	second := fetch()
 	if second["AccessKeyId"] == first["AccessKeyId"] || second["Expiration"] <= first["Expiration"] {
 		t.Errorf("no fresh credentials: %v then %v", first["Expiration"], second["Expiration"])
 	}
-	advance(20 * time.Minute) // the first set has expired
-	if is, _ := srv.Issued(first["AccessKeyId"]); !clock().After(is.Expiration) {
+	clock.Add(20 * time.Minute) // the first set has expired
+	if is, _ := srv.Issued(first["AccessKeyId"]); !clock.Now().After(is.Expiration) {
 		t.Fatal("first credentials not expired yet")
 	}
-	third := fetch()
-	if third["AccessKeyId"] == second["AccessKeyId"] {
+	if third := fetch(); third["AccessKeyId"] == second["AccessKeyId"] {
 		t.Error("expired credentials handed out")
 	}
+}
 
-	// The AWS SDK's own container provider reads the endpoint.
+// TestSDKRefreshesThroughServer: the AWS SDK's own container provider, with
+// its own cache and default 5-minute expiry window, reads the endpoint,
+// keeps the credentials while they are fresh in its eyes, and when they
+// reach its window comes back to the endpoint and gets the fresh ones the
+// source has made meanwhile.
+//
+// The SDK's clock is the wall clock, so the source's clock starts 9m50s in
+// the past: the first credentials (15 minutes) expire 5m10s from now,
+// fresh for the SDK for 10 more seconds. (The SDK's cache reports Expires
+// already moved earlier by its window: the moment it refreshes.)
+func TestSDKRefreshesThroughServer(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Now().UTC().Add(-9*time.Minute - 50*time.Second)}
+	s, srv, counting, src := sourceServer(t, clock)
 	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", s.URL())
 	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", s.Token())
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cfg.Credentials.Retrieve(ctx)
+
+	first, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AccessKeyID != third["AccessKeyId"] || c.SessionToken == "" {
-		t.Errorf("SDK got %s, want %s", c.AccessKeyID, third["AccessKeyId"])
+	if is, ok := srv.Issued(first.AccessKeyID); !ok || is.RoleARN != src.RoleARN() || first.SessionToken == "" {
+		t.Fatalf("the SDK got %s, not the role's credentials", first.AccessKeyID)
+	}
+	if counting.calls() != 1 {
+		t.Fatalf("the server was asked %d times for the first credentials", counting.calls())
+	}
+	// Still fresh for the SDK: served from its cache, the endpoint is not asked.
+	again, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil || again.AccessKeyID != first.AccessKeyID {
+		t.Fatalf("second retrieve: %s %v", again.AccessKeyID, err)
+	}
+	if is, _ := srv.Issued(first.AccessKeyID); !first.Expires.Before(is.Expiration.Add(-4 * time.Minute)) {
+		t.Errorf("the SDK refreshes at %s, not within 5 minutes of the expiry %s", first.Expires, is.Expiration)
+	}
+	if time.Now().Before(first.Expires) && counting.calls() != 1 {
+		t.Errorf("the SDK asked the endpoint again while its credentials were fresh (%d calls)", counting.calls())
+	}
+
+	// The source moves on: its credentials reach its own window and it
+	// refreshes on the next request.
+	clock.Add(11 * time.Minute)
+	// Wait (wall clock) until the SDK's copy reaches the SDK's 5-minute window.
+	for !time.Now().After(first.Expires) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	refreshed, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refreshed.AccessKeyID == first.AccessKeyID || !refreshed.Expires.After(first.Expires) {
+		t.Fatalf("the SDK did not refresh: %s (expires %s) after %s (expires %s)",
+			refreshed.AccessKeyID, refreshed.Expires, first.AccessKeyID, first.Expires)
+	}
+	if is, ok := srv.Issued(refreshed.AccessKeyID); !ok || is.RoleARN != src.RoleARN() {
+		t.Fatalf("the refreshed credentials %s are not the role's", refreshed.AccessKeyID)
+	}
+	if counting.calls() != 2 {
+		t.Errorf("the endpoint was asked %d times, want 2 (the first read and the SDK's refresh)", counting.calls())
 	}
 }

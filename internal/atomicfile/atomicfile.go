@@ -3,6 +3,15 @@
 // is killed mid-write. Every rolehop file that holds a secret (AWS
 // credentials, the credential cache, a cached SAML assertion) is written
 // through it.
+//
+// It also holds the rest of what those files need, in one place: Dir, a
+// folder opened once so that every later step (open, lock, write, rename,
+// sweep) is relative to its descriptor; reads and locks that never follow a
+// symlink, never block on a FIFO and refuse anything but a regular file
+// (fstat after open); a lock (flock on the checked descriptor) whose wait is
+// bounded; root giving files their user's ownership through the descriptor
+// (KeepOwner), never by path; and the sweep of temporary files left by
+// writers killed between create and rename (Dir.RemoveStale).
 package atomicfile
 
 import (
@@ -30,60 +39,20 @@ type Options struct {
 // Write replaces path with data: a temporary file in the same folder is
 // created with o.Perm, written, fsynced and renamed over path, then the
 // folder is fsynced so the rename survives a crash. On failure the temporary
-// file is removed and path is untouched. The folder must exist.
+// file is removed and path is untouched. The folder must exist; it is
+// opened once and every step is relative to it (see Dir).
 func Write(path string, data []byte, o Options) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	perm, pattern := o.Perm, o.TempPattern
-	if perm == 0 {
-		perm = 0o600
-	}
-	if pattern == "" {
-		pattern = "." + base + ".*.tmp"
-	}
-	tmp, err := os.CreateTemp(dir, pattern)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if o.Prepare != nil {
-		o.Prepare(tmp)
-	}
-	half := len(data) / 2
-	if _, err := tmp.Write(data[:half]); err != nil {
-		return err
-	}
-	if o.MidWrite != nil {
-		if err := tmp.Sync(); err != nil {
-			return err
-		}
-		o.MidWrite()
-	}
-	if _, err := tmp.Write(data[half:]); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	done = true
-	return SyncDir(dir)
+	d := &Dir{root: root, path: dir}
+	defer d.Close()
+	return d.Write(base, data, o)
 }
 
 // SyncDir fsyncs a folder, so a rename or a new file in it is durable. On

@@ -11,8 +11,23 @@ import (
 	"time"
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
+	"github.com/rolehop/rolehop/internal/safetext"
 	"github.com/rolehop/rolehop/saml"
 )
+
+// MaxAssertionLifetime bounds how far in the future a saved assertion may
+// expire. IdPs issue assertions for minutes (SimpleSAMLphp, Okta: 5) up to
+// an hour (ADFS, Entra ID); a day is far beyond any of them, and an
+// assertion that claims more (or no expiry at all) is not one to keep.
+const MaxAssertionLifetime = 24 * time.Hour
+
+// maxAssertionBytes bounds the cache file: the IdP page that carried the
+// assertion was read up to 4 MiB.
+const maxAssertionBytes = 4 << 20
+
+// staleTempAge is how old a leftover temporary file must be before Save
+// removes it.
+const staleTempAge = time.Minute
 
 // AssertionCache keeps a login's SAML assertion on disk for --cache-saml (a
 // session.AssertionStore):
@@ -20,10 +35,29 @@ import (
 // on Linux), mode 0600 in a 0700 folder, written atomically. A saved
 // assertion is used only until its own NotOnOrAfter; an expired one is
 // removed when read. The assertion is a bearer secret: it is never logged.
+//
+// It trusts only what it wrote. The folder must be a folder (not a
+// symlink) owned by the process's user and writable by no one else (one
+// that others may only read is tightened to 0700); otherwise Load and Save
+// warn and the login goes on without the cache. The file is opened without
+// following a symlink or blocking (a FIFO), must be a regular file owned by
+// the user with no group or other bits and at most 4 MiB, and the
+// assertion must expire within MaxAssertionLifetime and, when ExpectedUser
+// is set, name that user as its subject. Anything else is warned about and
+// removed. Save sweeps temporary files that writers killed between create
+// and rename left behind (a minute old or more).
 type AssertionCache struct {
 	Path   string
 	Now    func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards
+	// ExpectedUser is the user name the login profile logs in as. When
+	// set, a saved assertion is used only when its subject — the NameID
+	// or the RoleSessionName attribute — is that user: compared without
+	// case, and "alice" matches "alice@example.com" and `CORP\alice` (a
+	// side without a domain matches any domain; two different domains do
+	// not match). An assertion whose subject is an opaque ID and that has
+	// no RoleSessionName cannot be matched and is not used.
+	ExpectedUser string
 }
 
 // NewAssertionCache returns the cache of login profile login ("" is
@@ -49,37 +83,129 @@ func (c *AssertionCache) log() *slog.Logger {
 	return c.Logger
 }
 
+func (c *AssertionCache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// openDir opens the cache folder (creating it when create is set) and
+// checks that only this user can change it.
+func (c *AssertionCache) openDir(create bool) (*atomicfile.Dir, error) {
+	dir := filepath.Dir(c.Path)
+	d, was, err := atomicfile.OpenPrivate(dir, create)
+	if err != nil {
+		return nil, err
+	}
+	if was != 0 {
+		c.log().Warn("tightened the saml assertion cache folder to 0700", "path", dir, "from", fmt.Sprintf("%04o", was))
+	}
+	return d, nil
+}
+
 // Load returns the saved assertion while it lives.
 func (c *AssertionCache) Load() (string, bool) {
-	b, err := os.ReadFile(c.Path)
+	d, err := c.openDir(false)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.log().Info("cannot read the saved saml assertion", "file", c.Path, "error", err)
+			c.log().Warn("cannot use the saml assertion cache folder; logging in without it", "path", filepath.Dir(c.Path), "reason", err.Error())
 		}
 		return "", false
 	}
-	now := time.Now
-	if c.Now != nil {
-		now = c.Now
+	defer d.Close()
+	name := filepath.Base(c.Path)
+	b, _, err := d.ReadFile(name, maxAssertionBytes, atomicfile.CheckPrivate)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false
+		}
+		reason := err.Error()
+		var nr *atomicfile.NotRegularError
+		switch {
+		case errors.As(err, &nr):
+			reason = "it is " + nr.Kind + ", not a file rolehop wrote"
+		case errors.Is(err, atomicfile.ErrTooLarge):
+			reason = fmt.Sprintf("it holds more than %d bytes, more than any assertion", maxAssertionBytes)
+		}
+		c.discard(d, name, reason)
+		return "", false
 	}
 	raw := strings.TrimSpace(string(b))
 	r, err := saml.Parse(raw)
-	if err != nil || r.Expired(now()) {
+	now := c.now()
+	switch {
+	case err != nil:
 		c.log().Debug("removing an unusable saved saml assertion", "file", c.Path)
-		_ = os.Remove(c.Path)
+	case r.Expired(now):
+		c.log().Debug("removing an expired saved saml assertion", "file", c.Path)
+	case r.NotOnOrAfter.IsZero():
+		c.discard(d, name, "the assertion carries no expiry")
 		return "", false
+	case r.NotOnOrAfter.After(now.Add(MaxAssertionLifetime)):
+		c.discard(d, name, fmt.Sprintf("the assertion claims to be valid until %s, more than %d hours from now",
+			r.NotOnOrAfter.UTC().Format(time.RFC3339), int(MaxAssertionLifetime.Hours())))
+		return "", false
+	case c.ExpectedUser != "" && !sameUser(c.ExpectedUser, r):
+		c.discard(d, name, fmt.Sprintf("the assertion is for %q, not for the configured user %q",
+			safetext.Clean(r.NameID, 80), safetext.Clean(c.ExpectedUser, 80)))
+		return "", false
+	default:
+		return raw, true
 	}
-	return raw, true
+	_ = d.Remove(name)
+	return "", false
+}
+
+// discard warns about a saved assertion that is not used and removes it.
+func (c *AssertionCache) discard(d *atomicfile.Dir, name, reason string) {
+	c.log().Warn("not using the saved saml assertion; logging in again", "file", c.Path, "reason", reason)
+	_ = d.Remove(name)
 }
 
 // Save writes the assertion (0600, atomically).
 func (c *AssertionCache) Save(b64 string) error {
-	dir := filepath.Dir(c.Path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := c.openDir(true)
+	if err != nil {
 		return fmt.Errorf("save saml assertion: %w", err)
 	}
-	if err := atomicfile.Write(c.Path, []byte(b64+"\n"), atomicfile.Options{Perm: 0o600}); err != nil {
+	defer d.Close()
+	name := filepath.Base(c.Path)
+	for _, n := range d.RemoveStale(func(n string) bool { return atomicfile.IsTemp(n, name) }, staleTempAge, time.Now()) {
+		c.log().Debug("removed a leftover temporary file", "file", n)
+	}
+	if err := d.Write(name, []byte(b64+"\n"), atomicfile.Options{Perm: 0o600}); err != nil {
 		return fmt.Errorf("save saml assertion: %w", err)
 	}
 	return nil
+}
+
+// sameUser reports whether the assertion's subject (NameID or
+// RoleSessionName) is the user want.
+func sameUser(want string, r *saml.Response) bool {
+	return userMatches(want, r.NameID) || userMatches(want, r.RoleSessionName)
+}
+
+func userMatches(want, got string) bool {
+	want, got = strings.ToLower(strings.TrimSpace(want)), strings.ToLower(strings.TrimSpace(got))
+	if want == "" || got == "" {
+		return false
+	}
+	if want == got {
+		return true
+	}
+	wu, wd := splitUser(want)
+	gu, gd := splitUser(got)
+	return wu == gu && (wd == "" || gd == "")
+}
+
+// splitUser reads "user@domain" and `DOMAIN\user` as user and domain.
+func splitUser(s string) (user, domain string) {
+	if d, u, ok := strings.Cut(s, `\`); ok {
+		return u, d
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }

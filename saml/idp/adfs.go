@@ -75,6 +75,8 @@ func (a *ADFS) Assertion(ctx context.Context) (string, error) {
 		prompter: a.Prompter,
 		headers:  a.Headers,
 		maxSteps: a.MaxSteps,
+
+		passOrigins: a.PasswordOrigins,
 	}
 	switch strings.ToUpper(a.Mode) {
 	case "", ADFSForms:
@@ -93,6 +95,11 @@ func (a *ADFS) httpAuth(ctx context.Context, fl *flow, signOn string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("adfs: sign-on url %q is not a url", signOn)
 	}
+	allowed, err := parseOrigins(a.PasswordOrigins)
+	if err != nil {
+		return "", fmt.Errorf("adfs: %w", err)
+	}
+	allowed[origin(target)] = true
 	if err := fl.credentials(ctx); err != nil {
 		return "", err
 	}
@@ -109,9 +116,10 @@ func (a *ADFS) httpAuth(ctx context.Context, fl *flow, signOn string) (string, e
 	if target.Scheme != "https" {
 		fl.log.WarnContext(ctx, "adfs: sending HTTP authentication over plain http", "host", target.Host)
 	}
-	// Credentials go only to the ADFS host, never to where it redirects.
+	// Credentials go only to the ADFS origin (and the allowed ones), never
+	// to where it redirects.
 	fl.decorate = func(r *http.Request) {
-		if r.URL.Host == target.Host {
+		if allowed[origin(r.URL)] {
 			r.SetBasicAuth(fl.user, fl.pass)
 		}
 	}

@@ -37,6 +37,10 @@ type flow struct {
 	// credentials were already sent another way).
 	loginFormErr error
 	start        *url.URL
+	// passOrigins are the origins besides start's that may receive the
+	// password (Options.PasswordOrigins).
+	passOrigins []string
+	allowed     map[string]bool
 
 	user, pass                  string
 	asked                       bool
@@ -47,9 +51,13 @@ type flow struct {
 func (f *flow) run(ctx context.Context, startURL string) (string, error) {
 	u, err := url.Parse(startURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("%s: sign-on url %q is not an http(s) url; check the configured IdP url", f.name, startURL)
+		return "", fmt.Errorf("%s: sign-on url %q is not an http(s) url; check the configured IdP url", f.name, oneLine(startURL, 200))
 	}
 	f.start = u
+	if f.allowed, err = parseOrigins(f.passOrigins); err != nil {
+		return "", fmt.Errorf("%s: %w", f.name, err)
+	}
+	f.allowed[origin(u)] = true
 	if f.maxSteps <= 0 {
 		f.maxSteps = defaultMaxSteps
 	}
@@ -91,7 +99,7 @@ func (f *flow) run(ctx context.Context, startURL string) (string, error) {
 			continue
 		}
 		if form := autoSubmitForm(p); form != nil {
-			f.log.DebugContext(ctx, "idp: following auto-submit form", "idp", f.name, "page", p.url.Host+p.url.Path)
+			f.log.DebugContext(ctx, "idp: following auto-submit form", "idp", f.name, "page", where(p.url))
 			if p, err = f.submit(ctx, p, form, form.values(), false); err != nil {
 				return "", err
 			}
@@ -216,7 +224,7 @@ func (f *flow) submitLogin(ctx context.Context, p *page, form *htmlForm) (*page,
 			f.otpSent = true
 		}
 	}
-	f.log.DebugContext(ctx, "idp: submitting login form", "idp", f.name, "page", p.url.Host+p.url.Path)
+	f.log.DebugContext(ctx, "idp: submitting login form", "idp", f.name, "page", where(p.url))
 	f.passSent = true
 	return f.submit(ctx, p, form, vals, true)
 }
@@ -245,7 +253,7 @@ func (f *flow) submitUsername(ctx context.Context, p *page, form *htmlForm) (*pa
 	vals := form.values()
 	vals.Set(f.userInput(form).name, f.user)
 	f.userSent = true
-	f.log.DebugContext(ctx, "idp: submitting username form", "idp", f.name, "page", p.url.Host+p.url.Path)
+	f.log.DebugContext(ctx, "idp: submitting username form", "idp", f.name, "page", where(p.url))
 	return f.submit(ctx, p, form, vals, false)
 }
 
@@ -288,9 +296,10 @@ func (f *flow) otp(ctx context.Context, in *formInput) (string, error) {
 	if f.prompter == nil {
 		return "", fmt.Errorf("%w: %s asks for a one-time code and no Prompter is configured", ErrMFARequired, f.name)
 	}
-	factor := in.label
+	// The label is the IdP's text: it is shown at the prompt.
+	factor := oneLine(in.label, 80)
 	if factor == "" {
-		factor = in.name
+		factor = oneLine(in.name, 80)
 	}
 	code, err := f.prompter.OTP(ctx, factor)
 	if err != nil {
@@ -322,7 +331,7 @@ func (f *flow) submitOTP(ctx context.Context, p *page, form *htmlForm) (*page, e
 	vals := form.values()
 	vals.Set(in.name, code)
 	f.otpSent = true
-	f.log.DebugContext(ctx, "idp: submitting one-time-code form", "idp", f.name, "page", p.url.Host+p.url.Path)
+	f.log.DebugContext(ctx, "idp: submitting one-time-code form", "idp", f.name, "page", where(p.url))
 	return f.submit(ctx, p, form, vals, false)
 }
 
@@ -358,10 +367,15 @@ func (f *flow) submit(ctx context.Context, p *page, form *htmlForm, vals url.Val
 		return nil, fmt.Errorf("%w: %s: form action %q is not a url", ErrIdP, f.name, oneLine(form.action, 80))
 	}
 	if target.Scheme != "https" && target.Scheme != "http" {
-		return nil, fmt.Errorf("%w: %s: form posts to unsupported url scheme %q", ErrIdP, f.name, target.Scheme)
+		return nil, fmt.Errorf("%w: %s: form posts to unsupported url scheme %q", ErrIdP, f.name, oneLine(target.Scheme, 40))
 	}
 	if secret && target.Scheme == "http" && f.start.Scheme == "https" {
-		return nil, fmt.Errorf("%w: %s: refusing to send the password over plain http to %s (the sign-on url is https)", ErrIdP, f.name, target.Host)
+		return nil, fmt.Errorf("%w: %s: refusing to send the password over plain http to %s (the sign-on url is https)", ErrIdP, f.name, shown(target.Host))
+	}
+	if secret && !f.allowed[origin(target)] {
+		return nil, fmt.Errorf("%w: %s: the login form would send the password to %s, not to the sign-on url's %s; refusing "+
+			"(if %s belongs to your IdP, add it to the password origins of the login profile)",
+			ErrIdP, f.name, shown(origin(target)), shown(origin(f.start)), shown(target.Host))
 	}
 	if form.method == http.MethodGet {
 		if secret {
@@ -412,22 +426,23 @@ func (f *flow) fetch(ctx context.Context, method string, u *url.URL, form url.Va
 	resp, err := f.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: %s %s%s: %w", f.name, method, u.Host, u.Path, ctx.Err())
+			return nil, fmt.Errorf("%s: %s %s: %w", f.name, method, where(u), ctx.Err())
 		}
-		return nil, fmt.Errorf("%w: %s: %s %s%s: %v", ErrIdP, f.name, method, u.Host, u.Path, unwrapURLError(err))
+		return nil, fmt.Errorf("%w: %s: %s %s: %v", ErrIdP, f.name, method, where(u), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	doc, err := html.Parse(io.LimitReader(resp.Body, maxPageBytes))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: reading %s%s: %v", ErrIdP, f.name, u.Host, u.Path, err)
+		return nil, fmt.Errorf("%w: %s: reading %s: %v", ErrIdP, f.name, where(u), err)
 	}
-	f.log.DebugContext(ctx, "idp: page", "idp", f.name, "method", method, "url", resp.Request.URL.Host+resp.Request.URL.Path, "status", resp.StatusCode)
+	f.log.DebugContext(ctx, "idp: page", "idp", f.name, "method", method, "url", where(resp.Request.URL), "status", resp.StatusCode)
 	return parsePage(doc, resp.Request.URL, resp.StatusCode), nil
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the
-// full URL (query included), and says what to do about an untrusted
-// certificate.
+// full URL (query included), says what to do about an untrusted
+// certificate, and makes the text safe to print (a certificate's names or
+// a malformed answer come from the server).
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -435,7 +450,13 @@ func unwrapURLError(err error) error {
 	}
 	var cv *tls.CertificateVerificationError
 	if errors.As(err, &cv) {
-		return fmt.Errorf("%v (add the IdP's CA to the system trust store; InsecureSkipVerify is for test IdPs only)", err)
+		err = fmt.Errorf("%v (add the IdP's CA to the system trust store; InsecureSkipVerify is for test IdPs only)", err)
 	}
-	return err
+	return errors.New(oneLine(err.Error(), 400))
+}
+
+// where is a URL's host and path (no query) for messages: percent-encoded,
+// on one line, bounded.
+func where(u *url.URL) string {
+	return oneLine(u.Host+u.EscapedPath(), 200)
 }

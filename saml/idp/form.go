@@ -44,6 +44,8 @@ func (f *Form) Assertion(ctx context.Context) (string, error) {
 		passField: f.PasswordField,
 		headers:   f.Headers,
 		maxSteps:  f.MaxSteps,
+
+		passOrigins: f.PasswordOrigins,
 	}
 	return fl.run(ctx, f.URL)
 }

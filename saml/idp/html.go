@@ -177,7 +177,7 @@ func (p *page) describe() string {
 	if title == "" {
 		title = "(none)"
 	}
-	return fmt.Sprintf("HTTP %d, page title %q, at %s://%s%s", p.status, title, p.url.Scheme, p.url.Host, p.url.Path)
+	return fmt.Sprintf("HTTP %d, page title %q, at %s://%s", p.status, title, oneLine(p.url.Scheme, 10), where(p.url))
 }
 
 func (f *htmlForm) has(name string) *formInput {

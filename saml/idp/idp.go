@@ -10,6 +10,16 @@
 // a CLI can ask on a terminal and tests can answer from a script. Passwords
 // and assertions never appear in errors or log lines. TLS certificates are
 // always verified unless InsecureSkipVerify is set, which logs a warning.
+//
+// An IdP page is treated as hostile input. The password goes only to the
+// sign-on URL's origin (or one listed in Options.PasswordOrigins); redirects
+// never go from https to http, never re-send a request body to another
+// origin, and drop the Authorization header on the way to another origin
+// (see origin.go). Every text taken from a server (titles, error banners,
+// labels shown at the OTP prompt, API messages, host names and paths) is
+// passed through internal/safetext before it reaches an error, a log line
+// or the Prompter: no terminal escape, bidi override or line break, and a
+// bounded length.
 package idp
 
 import (
@@ -23,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolehop/rolehop/internal/safetext"
 )
 
 // Client gets a SAML assertion from an IdP.
@@ -91,6 +103,12 @@ type Options struct {
 	InsecureSkipVerify bool
 	// Timeout bounds each HTTP request of the default client (default 30s).
 	Timeout time.Duration
+	// PasswordOrigins lists the origins, besides the sign-on URL's own,
+	// that may receive the password: "https://login.example.com",
+	// "https://login.example.com:8443" or a bare host name (https). A login
+	// form that would post the password anywhere else is refused. For IdPs
+	// that show their login form on another host than the sign-on URL.
+	PasswordOrigins []string
 
 	once   sync.Once
 	client *http.Client
@@ -128,6 +146,7 @@ func (o *Options) httpClient() *http.Client {
 					log.Warn("idp: InsecureSkipVerify ignored: the supplied HTTP client has a custom transport")
 				}
 			}
+			c.CheckRedirect = redirectPolicy(c.CheckRedirect)
 			o.client = &c
 		} else {
 			jar, _ := cookiejar.New(nil)
@@ -135,7 +154,7 @@ func (o *Options) httpClient() *http.Client {
 			if timeout <= 0 {
 				timeout = 30 * time.Second
 			}
-			o.client = &http.Client{Jar: jar, Timeout: timeout}
+			o.client = &http.Client{Jar: jar, Timeout: timeout, CheckRedirect: redirectPolicy(nil)}
 			if o.InsecureSkipVerify {
 				o.client.Transport = insecureTransport()
 			}
@@ -153,17 +172,18 @@ func insecureTransport() *http.Transport {
 	return t
 }
 
-// oneLine makes an IdP-supplied text safe for a one-line error: collapsed
-// whitespace, at most n bytes, and never containing the secrets given.
+// oneLine makes an IdP-supplied text safe for a one-line error: the
+// secrets given replaced by "[redacted]", then on one line without control,
+// bidi or other format characters (internal/safetext), at most n
+// characters.
 func oneLine(s string, n int, secrets ...string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	for _, sec := range secrets {
-		if sec != "" && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+	redact := func(s string) string {
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(s, sec) {
+				s = strings.ReplaceAll(s, sec, "[redacted]")
+			}
 		}
+		return s
 	}
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
+	return safetext.Clean(redact(safetext.Clean(redact(s), 0)), n)
 }

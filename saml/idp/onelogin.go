@@ -156,18 +156,20 @@ func (o *OneLogin) verify(ctx context.Context, base, token string, ans *oneLogin
 			break
 		}
 	}
-	code, err := o.Prompter.OTP(ctx, dev.DeviceType)
+	// The device type is OneLogin's text: it is shown at the prompt.
+	devType := oneLine(dev.DeviceType, 80, secrets...)
+	code, err := o.Prompter.OTP(ctx, devType)
 	if err != nil {
 		if errors.Is(err, ErrMFARequired) {
 			return "", fmt.Errorf("onelogin: %w", err)
 		}
-		return "", fmt.Errorf("%w: onelogin: reading the one-time code for %s: %w", ErrMFARequired, dev.DeviceType, err)
+		return "", fmt.Errorf("%w: onelogin: reading the one-time code for %s: %w", ErrMFARequired, devType, err)
 	}
 	if code = strings.TrimSpace(code); code == "" {
-		return "", fmt.Errorf("%w: onelogin asks for a one-time code from %s and none was given", ErrMFARequired, dev.DeviceType)
+		return "", fmt.Errorf("%w: onelogin asks for a one-time code from %s and none was given", ErrMFARequired, devType)
 	}
 	secrets = append(secrets, code)
-	o.logger().DebugContext(ctx, "onelogin: verifying factor", "device_type", dev.DeviceType)
+	o.logger().DebugContext(ctx, "onelogin: verifying factor", "device_type", devType)
 	status, v, err := o.call(ctx, base+"/api/2/saml_assertion/verify_factor", "Bearer "+token, map[string]string{
 		"app_id": o.AppID, "device_id": rawID(dev.DeviceID), "state_token": ans.StateToken, "otp_token": code,
 	}, secrets)
@@ -176,7 +178,7 @@ func (o *OneLogin) verify(ctx context.Context, base, token string, ans *oneLogin
 	}
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnauthorized:
-		return "", fmt.Errorf("%w: onelogin rejected the one-time code from %s: %s (HTTP %d)", ErrAccessDenied, dev.DeviceType, oneLine(v.message(), 160, secrets...), status)
+		return "", fmt.Errorf("%w: onelogin rejected the one-time code from %s: %s (HTTP %d)", ErrAccessDenied, devType, oneLine(v.message(), 160, secrets...), status)
 	case status != http.StatusOK:
 		return "", fmt.Errorf("%w: onelogin verify_factor answered HTTP %d: %s", ErrIdP, status, oneLine(v.message(), 160, secrets...))
 	}
@@ -238,7 +240,7 @@ func (o *OneLogin) call(ctx context.Context, u, auth string, body map[string]str
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("onelogin: %s: %w", req.URL.Path, ctx.Err())
 		}
-		return 0, nil, fmt.Errorf("%w: onelogin %s%s: %v", ErrIdP, req.URL.Host, req.URL.Path, unwrapURLError(err))
+		return 0, nil, fmt.Errorf("%w: onelogin %s: %v", ErrIdP, where(req.URL), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -247,7 +249,7 @@ func (o *OneLogin) call(ctx context.Context, u, auth string, body map[string]str
 	}
 	var ans oneLoginAnswer
 	if err := json.Unmarshal(raw, &ans); err != nil {
-		return 0, nil, fmt.Errorf("%w: onelogin %s answered HTTP %d with non-JSON (content type %q)", ErrIdP, req.URL.Path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		return 0, nil, fmt.Errorf("%w: onelogin %s answered HTTP %d with non-JSON (content type %q)", ErrIdP, req.URL.Path, resp.StatusCode, oneLine(resp.Header.Get("Content-Type"), 80))
 	}
 	o.logger().DebugContext(ctx, "onelogin: answer", "path", req.URL.Path, "status", resp.StatusCode, "message", oneLine(ans.message(), 160, secrets...))
 	return resp.StatusCode, &ans, nil
