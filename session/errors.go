@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/rolehop/rolehop/internal/safetext"
 )
 
 // Sentinel errors, for errors.Is.
@@ -103,30 +104,7 @@ func cleanServerText(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, sec, "[redacted]")
 		}
 	}
-	var b strings.Builder
-	n := 0
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = true
-			continue
-		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || (r >= 0x200b && r <= 0x200f) || r == 0xfeff {
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-			n++
-		}
-		space = false
-		if n >= maxServerText {
-			b.WriteString("...")
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
+	return safetext.Clean(s, maxServerText)
 }
 
 // ProfileNotFoundError reports that none of the profiles tried exists in the

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
 )
@@ -88,5 +90,50 @@ func TestBinary(t *testing.T) {
 	out, stderr, code = runBin(t, bin, env, "whoami")
 	if code != 0 || !strings.Contains(out, `"Arn": "arn:aws:iam::123456789012:user/rolehop-test"`) || stderr != "" {
 		t.Errorf("whoami: code %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// TestSignalEndsABlockedRun: rolehop blocked where no context reaches (the
+// AWS SDK opening a FIFO as the credentials file) still ends on SIGTERM,
+// after its grace period, with 128+15; before the fix it waited forever.
+func TestSignalEndsABlockedRun(t *testing.T) {
+	bin := buildRolehop(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "credentials")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfg, []byte("[profile p]\nregion = us-east-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "whoami", "p")
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+fifo, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_PROFILE=", "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=")
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Wait until it is blocked (it cannot finish: nothing writes the FIFO).
+	select {
+	case err := <-exited:
+		t.Fatalf("rolehop ended before the signal: %v, stderr %q", err, errOut.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+			t.Errorf("after SIGTERM: %v, want exit status 143; stderr %q", err, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("rolehop ignored SIGTERM while blocked in open()")
 	}
 }

@@ -37,8 +37,10 @@ type ConsoleOptions struct {
 	SessionKind   string        // --session-kind: auto (default), role, chained, federation-token, iam-user
 
 	// OpenBrowser opens url in the user's browser; nil = openBrowser
-	// ($BROWSER, xdg-open, open). errNoBrowser makes the command print the
-	// URL instead.
+	// ($BROWSER, xdg-open, open). It gets the file:// URL of a 0600 page
+	// that redirects to the sign-in URL, never the sign-in URL itself (a
+	// command line is readable by every local user). An error makes the
+	// command print the URL instead.
 	OpenBrowser func(ctx context.Context, url string) error
 }
 
@@ -179,7 +181,11 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 	if open == nil {
 		open = openBrowser
 	}
-	if err := open(ctx, u); err != nil {
+	handoff, err := signinHandoff(opts.F, u)
+	if err == nil {
+		err = open(ctx, handoff)
+	}
+	if err != nil {
 		fmt.Fprintf(ios.ErrOut, "rolehop: cannot open a browser (%s); open this URL within 15 minutes:\n", OneLine(err))
 		_, err = fmt.Fprintln(ios.Out, u)
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,7 @@ func TestConsoleOpensBrowserOnATerminal(t *testing.T) {
 	fed := fedfake.New(t)
 	consoleEnv(t, fed.Issue(fedfake.Role, time.Hour))
 	dir := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
 	got := filepath.Join(dir, "opened")
 	script := filepath.Join(dir, "browser.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf %s \"$1\" > "+got+"\n"), 0o700); err != nil {
@@ -214,9 +216,29 @@ func TestConsoleOpensBrowserOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the browser was not started: %v (stderr %q)", err, errOut)
 	}
-	u, err := url.Parse(string(b))
+	// The browser's command line (readable by every local user) holds a
+	// file:// URL of a 0600 page, never the sign-in token.
+	arg := string(b)
+	if strings.Contains(arg, "SigninToken") || !strings.HasPrefix(arg, "file://") {
+		t.Fatalf("the browser's argument is %q: want a file:// hand-off page, not the sign-in URL", arg)
+	}
+	fu, _ := url.Parse(arg)
+	fi, err := os.Stat(fu.Path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("hand-off page %s: %v %v", fu.Path, fi, err)
+	}
+	if di, _ := os.Stat(filepath.Dir(fu.Path)); di.Mode().Perm() != 0o700 {
+		t.Errorf("hand-off folder mode %v, want 0700", di.Mode())
+	}
+	page, _ := os.ReadFile(fu.Path)
+	m := regexp.MustCompile(`location\.replace\("([^"]+)"\)`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("the hand-off page does not redirect:\n%s", page)
+	}
+	target := strings.ReplaceAll(string(m[1]), `\u0026`, "&")
+	u, err := url.Parse(target)
 	if err != nil || u.Query().Get("Destination") != "https://console.aws.amazon.com/ec2/home?region=us-east-1" {
-		t.Fatalf("the browser got %q", b)
+		t.Fatalf("the page sends the browser to %q", target)
 	}
 	followLogin(t, u)
 

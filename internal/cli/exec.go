@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -135,6 +136,13 @@ func runExec(ctx context.Context, opts *ExecOptions) error {
 // runChild runs argv with env on the command's streams, passing SIGINT,
 // SIGTERM and SIGHUP on to it, and returns its exit status as a silent
 // ExitError (nil for 0).
+// childRunning counts the child processes runChild is waiting for.
+var childRunning atomic.Int32
+
+// ChildRunning reports whether a command rolehop started (exec, serve --
+// COMMAND) is running: signals are then the child's to act on.
+func ChildRunning() bool { return childRunning.Load() > 0 }
+
 func runChild(ios *IOStreams, log *slog.Logger, argv []string, env []string) error {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -148,6 +156,8 @@ func runChild(ios *IOStreams, log *slog.Logger, argv []string, env []string) err
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	childRunning.Add(1)
+	defer childRunning.Add(-1)
 	if err := cmd.Start(); err != nil {
 		return &ExitError{Code: 126, Err: fmt.Errorf("start %q: %w", argv[0], err)}
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
 
+	"github.com/rolehop/rolehop/awsfile"
+	"github.com/rolehop/rolehop/internal/safetext"
 	"github.com/rolehop/rolehop/saml/idp"
 	"github.com/rolehop/rolehop/session"
 )
@@ -71,17 +73,22 @@ func ExitCode(err error) int {
 		return ExitAWS
 	}
 	var pathErr *fs.PathError
-	if errors.As(err, &pathErr) {
+	if errors.As(err, &pathErr) || errors.Is(err, awsfile.ErrMalformed) || errors.Is(err, awsfile.ErrNotRegular) ||
+		errors.Is(err, awsfile.ErrUnsafePath) || errors.Is(err, awsfile.ErrLocked) {
 		return ExitFile
 	}
 	return ExitFailure
 }
 
 // OneLine returns err's message on a single line (the SDK's messages can
-// span several), for `rolehop: <message>` on stderr.
+// span several) without control or bidi-override characters (any part may
+// come from a server), for `rolehop: <message>` on stderr.
 func OneLine(err error) string {
 	if err == nil {
 		return ""
 	}
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return safetext.Clean(strings.Join(strings.Fields(err.Error()), " "), maxErrorLine)
 }
+
+// maxErrorLine bounds one error line.
+const maxErrorLine = 2000

@@ -343,7 +343,7 @@ func defaultNewSession(f *Factory, cacheSAML bool) NewSessionFunc {
 			if err != nil {
 				return nil, err
 			}
-			c.Logger = log
+			c.Logger, c.ExpectedUser = log, lp.Username
 			extra = append(extra, func(o *session.SAMLOptions) { o.AssertionStore = c })
 		}
 		return login.NewSAML(lp, p, log, f.getenv, extra...)

@@ -37,9 +37,9 @@ func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.
 		if lp.URL == "" {
 			return nil, errors.New("form idp needs a url: set url in the login profile or pass --idp-url")
 		}
-		return &idp.Form{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, URL: lp.URL, Prompter: prompter}, nil
+		return &idp.Form{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify, PasswordOrigins: lp.PasswordOrigins}, URL: lp.URL, Prompter: prompter}, nil
 	case settings.IdPADFS:
-		a := &idp.ADFS{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, Prompter: prompter, Mode: idp.ADFSForms}
+		a := &idp.ADFS{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify, PasswordOrigins: lp.PasswordOrigins}, Prompter: prompter, Mode: idp.ADFSForms}
 		switch {
 		case strings.HasPrefix(lp.URL, "https://") || strings.HasPrefix(lp.URL, "http://"):
 			a.URL = lp.URL
@@ -58,14 +58,14 @@ func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.
 			return nil, errors.New("browser idp needs the idp-initiated sign-on url for AWS: set url in the login profile or pass --idp-url")
 		}
 		b := lp.Browser
-		return &idp.Browser{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, URL: lp.URL, Name: lp.Name,
-			BrowserPath: b.Path, ProfileDir: b.ProfileDir, Headless: b.Headless, Prompter: prompter, TypeOrigins: b.TypeOrigins,
+		return &idp.Browser{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify, PasswordOrigins: lp.PasswordOrigins}, URL: lp.URL, Name: lp.Name,
+			BrowserPath: b.Path, ProfileDir: b.ProfileDir, Headless: b.Headless, Prompter: prompter, TypeOrigins: append(b.TypeOrigins, lp.PasswordOrigins...),
 			LoginTimeout: b.Timeout}, nil
 	case settings.IdPOkta:
 		if lp.URL == "" {
 			return nil, errors.New("okta idp needs the AWS app's embed link (https://ORG.okta.com/home/amazon_aws/...): set url in the login profile or pass --idp-url")
 		}
-		return &idp.Okta{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, AppURL: lp.URL, OrgURL: lp.Okta.OrgURL,
+		return &idp.Okta{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify, PasswordOrigins: lp.PasswordOrigins}, AppURL: lp.URL, OrgURL: lp.Okta.OrgURL,
 			Prompter: prompter, FactorType: lp.Okta.Factor, FactorProvider: lp.Okta.FactorProvider}, nil
 	case settings.IdPOneLogin:
 		ol := lp.OneLogin
@@ -73,7 +73,7 @@ func NewIdPClient(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.
 		if ol.ClientID == "" || secret == "" || ol.Subdomain == "" || ol.AppID == "" {
 			return nil, fmt.Errorf("onelogin idp needs onelogin.client_id, subdomain and app_id in the login profile and the client secret in %s", EnvOneLoginSecret)
 		}
-		return &idp.OneLogin{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify}, ClientID: ol.ClientID, ClientSecret: secret, Region: ol.Region,
+		return &idp.OneLogin{Options: idp.Options{Logger: logger, InsecureSkipVerify: lp.InsecureSkipVerify, PasswordOrigins: lp.PasswordOrigins}, ClientID: ol.ClientID, ClientSecret: secret, Region: ol.Region,
 			BaseURL: lp.URL, Subdomain: ol.Subdomain, AppID: ol.AppID, Prompter: prompter}, nil
 	}
 	return nil, fmt.Errorf("idp %q: want form, adfs, onelogin, okta or browser", lp.IdP)

@@ -26,6 +26,7 @@
 //	    profile: corp          # AWS profile written by login
 //	    sts_endpoint: ""       # optional
 //	    insecure_skip_verify: false  # test IdPs only: no TLS checks, a warning each run
+//	    password_origins: [https://login.example.com]  # other hosts the password may go to
 //	    adfs: {auth: forms}    # forms|basic|ntlm
 //	    onelogin: {region: us, subdomain: x, app_id: "1", client_id: y}
 //	    okta: {org_url: https://example.okta.com, factor: push}   # url: the AWS app's embed link
@@ -163,6 +164,10 @@ type LoginProfile struct {
 	OneLogin        OneLoginSettings
 	Browser         BrowserSettings
 	Okta            OktaSettings
+	// PasswordOrigins are origins ("https://host[:port]") besides the
+	// sign-on URL's where the password may be sent (an IdP whose login page
+	// lives on another host); any other is refused.
+	PasswordOrigins []string
 
 	// SettingsFile is the settings file Resolve read (it may not exist:
 	// SettingsExist), named in messages.
@@ -204,6 +209,7 @@ type rawLogin struct {
 	OneLogin        rawOneLogin   `yaml:"onelogin"`
 	Browser         rawBrowser    `yaml:"browser"`
 	Okta            rawOkta       `yaml:"okta"`
+	PasswordOrigins []string      `yaml:"password_origins"`
 }
 
 type rawBrowser struct {
@@ -348,7 +354,8 @@ func Load(path string) (*File, error) {
 				AppID: rl.OneLogin.AppID, ClientID: rl.OneLogin.ClientID},
 			Browser: BrowserSettings{Path: ExpandHome(rl.Browser.Path), ProfileDir: ExpandHome(rl.Browser.ProfileDir),
 				Headless: rl.Browser.Headless, Timeout: rl.Browser.Timeout.d, TypeOrigins: rl.Browser.TypeOrigins},
-			Okta: OktaSettings{OrgURL: rl.Okta.OrgURL, Factor: rl.Okta.Factor, FactorProvider: rl.Okta.FactorProvider},
+			Okta:            OktaSettings{OrgURL: rl.Okta.OrgURL, Factor: rl.Okta.Factor, FactorProvider: rl.Okta.FactorProvider},
+			PasswordOrigins: rl.PasswordOrigins,
 		}
 		if err := lp.check("logins." + name); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)

@@ -122,6 +122,7 @@ func (f *oktaFactor) describe() string {
 	if vendor == "" {
 		vendor = f.Provider
 	}
+	vendor = oneLine(vendor, 40) // server text: no control characters, bounded
 	kind := "code"
 	if f.FactorType == oktaPush {
 		kind = "push"
@@ -259,7 +260,7 @@ func (o *Okta) transaction(ctx context.Context, org *url.URL, status int, ans *o
 		case "PASSWORD_EXPIRED":
 			return "", fmt.Errorf("%w: okta: the password has expired (PASSWORD_EXPIRED); change it by signing in to Okta in a browser", ErrAccessDenied)
 		case "MFA_ENROLL", "MFA_ENROLL_ACTIVATE":
-			return "", fmt.Errorf("%w: okta wants a second factor enrolled first (%s); sign in to Okta in a browser once to set one up", ErrMFARequired, ans.Status)
+			return "", fmt.Errorf("%w: okta wants a second factor enrolled first (%s); sign in to Okta in a browser once to set one up", ErrMFARequired, oneLine(ans.Status, 40))
 		default:
 			return "", fmt.Errorf("%w: okta: the login needs a step rolehop cannot take (status %s); sign in to Okta in a browser, or use the browser idp", ErrAccessDenied, oneLine(ans.Status, 40))
 		}
