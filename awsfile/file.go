@@ -228,6 +228,21 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 			return fmt.Errorf("awsfile: %s: %w", p, err)
 		}
 	}
+	names := make([]string, 0, len(updates))
+	for _, u := range updates {
+		names = append(names, u.Profile)
+	}
+	return f.modify(ctx, p, func(old []byte) ([]byte, error) {
+		return edit(p, old, f.Kind, updates)
+	}, "profiles", names)
+}
+
+// modify rewrites the file at p (the path the caller gave) as change says,
+// under the file's lock, atomically, keeping its owner and never widening
+// its mode. change gets the current content (nil when there is none) and
+// returns the new one; unchanged content writes nothing. what/names describe
+// the change in the debug log.
+func (f *File) modify(ctx context.Context, p string, change func(old []byte) ([]byte, error), what string, names []string) error {
 	target, err := resolve(p)
 	if err != nil {
 		return err
@@ -290,7 +305,7 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 		return fileError(p, target, err)
 	}
 	// Parse errors name the path the caller gave, not the symlink target.
-	data, err := edit(p, old, f.Kind, updates)
+	data, err := change(old)
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
@@ -315,11 +330,7 @@ func (f *File) Apply(ctx context.Context, updates ...Update) error {
 	if err := writeAtomic(d, base, data, mode, owner); err != nil {
 		return fmt.Errorf("awsfile: cannot write %s: %w; check that its folder is writable", p, err)
 	}
-	names := make([]string, 0, len(updates))
-	for _, u := range updates {
-		names = append(names, u.Profile)
-	}
-	log.Debug("awsfile: profiles updated", "kind", f.Kind.String(), "profiles", names, "target", target)
+	log.Debug("awsfile: file updated", "kind", f.Kind.String(), what, names, "target", target)
 	if exists && st.Mode().Perm() != mode {
 		log.Info("awsfile: tightened file mode", "from", st.Mode().Perm().String(), "to", mode.String())
 	}
