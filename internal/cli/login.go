@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -159,7 +158,7 @@ type loginRun struct {
 	sess     samlSession
 	prompter *terminalPrompter
 	aliases  map[string]string
-	tmpl     *template.Template
+	namer    *profileNamer
 	credPath string
 	cfgPath  string
 }
@@ -256,12 +255,12 @@ func (r *loginRun) prepare() error {
 	if o.Loop < 0 || (o.Loop > 0 && o.Every <= 0) || (o.Loop == 0 && o.Every != 0) {
 		return usageError(errors.New("--loop N needs --every D (both positive), e.g. --loop 8 --every 1h"))
 	}
-	if err := r.prepareTemplate(lp.ProfileTemplate); err != nil {
-		return err
-	}
 	r.aliases, err = settings.LoadAccounts(lp.AccountsFile)
 	if err != nil {
 		return settingsError(err)
+	}
+	if r.namer, err = newProfileNamer(lp.ProfileTemplate, r.aliases, lp.Name); err != nil {
+		return err
 	}
 	// The AWS files must be readable and well formed before we log in: a
 	// malformed file is never rewritten.

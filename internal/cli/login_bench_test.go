@@ -66,7 +66,7 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 				}
 				r := &loginRun{opts: &LoginOptions{F: NewFactory(ios), Parallel: bc.parallel}, lp: settings.LoginProfile{},
 					aliases: map[string]string{}, sess: s, credPath: credsPath, cfgPath: cfgPath, log: slog.New(slog.DiscardHandler)}
-				if err := r.prepareTemplate(""); err != nil {
+				if r.namer, err = newProfileNamer("", r.aliases, ""); err != nil {
 					b.Fatal(err)
 				}
 				targets, err := r.profiles(roles)

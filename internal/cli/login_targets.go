@@ -73,19 +73,28 @@ func notGranted(acct, name, granted string) error {
 	return &ExitError{Code: ExitRoleNotFound, Err: fmt.Errorf("%s is not granted to this user; granted: %s", what, granted)}
 }
 
-// prepareTemplate parses the profile name template ("" is the default)
-// and tries it on a sample role.
-func (r *loginRun) prepareTemplate(text string) error {
+// profileNamer names profiles from a template (--profile-template).
+type profileNamer struct {
+	tmpl    *template.Template
+	aliases map[string]string
+	login   string
+}
+
+// newProfileNamer parses the profile name template ("" is the default) and
+// tries it on a sample role.
+func newProfileNamer(text string, aliases map[string]string, login string) (*profileNamer, error) {
 	if text == "" {
 		text = DefaultProfileTemplate
 	}
 	t, err := template.New("profile").Option("missingkey=error").Parse(text)
 	if err != nil {
-		return usageError(fmt.Errorf("--profile-template: %w", err))
+		return nil, usageError(fmt.Errorf("--profile-template: %w", err))
 	}
-	r.tmpl = t
-	_, err = r.profileName(saml.Role{RoleARN: "arn:aws:iam::111111111111:role/R"})
-	return err
+	n := &profileNamer{tmpl: t, aliases: aliases, login: login}
+	if _, err := n.name(saml.Role{RoleARN: "arn:aws:iam::111111111111:role/R"}); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // profileData are the fields of --profile-template.
@@ -93,13 +102,13 @@ type profileData struct {
 	Alias, Account, Role, RoleARN, Login string
 }
 
-func (r *loginRun) profileName(ro saml.Role) (string, error) {
-	alias := r.aliases[ro.AccountID()]
+func (n *profileNamer) name(ro saml.Role) (string, error) {
+	alias := n.aliases[ro.AccountID()]
 	if alias == "" {
 		alias = ro.AccountID()
 	}
 	var b strings.Builder
-	err := r.tmpl.Execute(&b, profileData{Alias: alias, Account: ro.AccountID(), Role: ro.Name(), RoleARN: ro.RoleARN, Login: r.lp.Name})
+	err := n.tmpl.Execute(&b, profileData{Alias: alias, Account: ro.AccountID(), Role: ro.Name(), RoleARN: ro.RoleARN, Login: n.login})
 	if err != nil {
 		return "", usageError(fmt.Errorf("--profile-template: %w", err))
 	}
@@ -110,20 +119,16 @@ func (r *loginRun) profileName(ro saml.Role) (string, error) {
 	return name, nil
 }
 
-// target is a role and the profile it is written to.
-type target struct {
-	role    saml.Role
-	profile string
-}
-
-func (r *loginRun) profiles(roles []saml.Role) ([]target, error) {
+// targets names a profile for each role (fixed, when given and there is
+// one role); a template naming two different roles alike is refused.
+func (n *profileNamer) targets(roles []saml.Role, fixed string) ([]target, error) {
 	out := make([]target, 0, len(roles))
 	seen := map[string]saml.Role{}
 	for _, ro := range roles {
-		name := r.lp.Profile
+		name := fixed
 		if name == "" || len(roles) > 1 {
 			var err error
-			if name, err = r.profileName(ro); err != nil {
+			if name, err = n.name(ro); err != nil {
 				return nil, err
 			}
 		}
@@ -137,4 +142,14 @@ func (r *loginRun) profiles(roles []saml.Role) ([]target, error) {
 		out = append(out, target{role: ro, profile: name})
 	}
 	return out, nil
+}
+
+// target is a role and the profile it is written to.
+type target struct {
+	role    saml.Role
+	profile string
+}
+
+func (r *loginRun) profiles(roles []saml.Role) ([]target, error) {
+	return r.namer.targets(roles, r.lp.Profile)
 }

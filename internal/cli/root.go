@@ -50,6 +50,7 @@ func NewRootCmd(f *Factory, version string) *cobra.Command {
 	root.AddCommand(NewCmdExec(f, nil))
 	root.AddCommand(NewCmdEnv(f, nil))
 	root.AddCommand(NewCmdServe(f, nil))
+	root.AddCommand(NewCmdPopulate(f, nil))
 	registerCompletions(f, root)
 	return root
 }
