@@ -51,6 +51,7 @@ func NewRootCmd(f *Factory, version string) *cobra.Command {
 	root.AddCommand(NewCmdEnv(f, nil))
 	root.AddCommand(NewCmdServe(f, nil))
 	root.AddCommand(NewCmdPopulate(f, nil))
+	root.AddCommand(NewCmdInit(f, nil))
 	registerCompletions(f, root)
 	return root
 }

@@ -130,7 +130,7 @@ func (lp LoginProfile) validate() error {
 	if lp.URL == "" && lp.IdP != IdPOneLogin {
 		where := "name a login profile with --login"
 		if !lp.SettingsExist {
-			where = "or write a login profile into " + lp.SettingsFile
+			where = "or write a login profile into " + lp.SettingsFile + " with rolehop init"
 		}
 		return errors.New("no idp url: pass --idp-url, set ROLEHOP_IDP_URL, " + where)
 	}

@@ -439,7 +439,7 @@ func (f *File) Login(name string) (LoginProfile, error) {
 			if where == "" {
 				where = "the settings file"
 			}
-			return LoginProfile{}, fmt.Errorf("%w %q in %s (known: %s); add it under logins: or pick another", ErrUnknownLogin, name, where, known)
+			return LoginProfile{}, fmt.Errorf("%w %q in %s (known: %s); add it with rolehop init --login %s, or pick another", ErrUnknownLogin, name, where, known, name)
 		}
 		lp = p
 	case len(f.Logins) == 1:
