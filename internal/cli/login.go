@@ -374,7 +374,11 @@ func loginError(err error, p *terminalPrompter) error {
 // grantedRoles logs in (or reuses a live assertion), remembers a typed
 // password in the keyring, and returns the granted roles sorted as asked.
 func grantedRoles(ctx context.Context, f *Factory, s samlSession, p *terminalPrompter, sortBy string) ([]saml.Role, error) {
+	// The spinner starts once the password is in: prompts need the line.
+	p.onPassword = func() { p.status = startStatus(f.IO, "signing in to the identity provider…") }
 	roles, err := s.Roles(ctx)
+	p.onPassword = nil
+	p.status.done()
 	if err != nil {
 		return nil, loginError(err, p)
 	}
@@ -417,9 +421,24 @@ type fetched struct {
 // most Parallel at once), every outcome in target order: one refused role
 // never costs the others.
 func (r *loginRun) fetchCredentials(ctx context.Context, targets []target) []fetched {
+	var st *status
+	if len(targets) > 1 {
+		st = startStatus(r.opts.F.IO, fmt.Sprintf("assuming roles: 0 of %d", len(targets)))
+	}
+	failures := 0
 	results := fanout.Map(ctx, targets, func(ctx context.Context, t target) (aws.Credentials, error) {
 		return r.sess.CredentialsForRole(ctx, t.role)
-	}, fanout.Options{Parallel: r.opts.Parallel})
+	}, fanout.Options{Parallel: r.opts.Parallel, Progress: func(done, total int, o fanout.Outcome) {
+		if o.Err != nil {
+			failures++
+		}
+		if failures > 0 {
+			st.update("assuming roles: %d of %d (%d failed)", done, total, failures)
+		} else {
+			st.update("assuming roles: %d of %d", done, total)
+		}
+	}})
+	st.done()
 	out := make([]fetched, len(targets))
 	for i, res := range results {
 		out[i] = fetched{target: targets[i], creds: res.Value, err: res.Err}
@@ -535,6 +554,8 @@ func (r *loginRun) keepFresh(ctx context.Context, ws []written) error {
 				}
 			}
 			wait = max(next.Sub(now), minWait)
+			fmt.Fprintf(o.F.IO.ErrOut, "rolehop: next refresh at %s UTC (in %s); Ctrl-C stops\n",
+				now.Add(wait).UTC().Format("15:04"), shortDuration(wait.Round(time.Minute)))
 		}
 		r.log.Debug("waiting to refresh", "wait", wait)
 		select {

@@ -300,3 +300,34 @@ func TestExecProfilePickerInTmux(t *testing.T) {
 		t.Errorf("recent profiles after picking prod: %q", got)
 	}
 }
+
+// TestLoginAllProgressInTmux: on a terminal, login --all shows its progress
+// (the IdP sign-in, then "assuming roles: N of M") on one line of stderr that
+// is erased when done; piped, it shows nothing (the other login tests).
+func TestLoginAllProgressInTmux(t *testing.T) {
+	p := newLoginPeers(t, []string{acctProd, acctDev}, false, stsfake.WithLatency(1500*time.Millisecond))
+	lp := newLoginProc(t, p)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "run.sh")
+	var b strings.Builder
+	for _, kv := range append(lp.env, "TERM=xterm-256color") {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+	}
+	b.WriteString(rolehopBinary(t) + " login --idp-url '" + p.idp.AWSLoginURL + "' --username alice --all\n")
+	b.WriteString("echo EXIT=$?\nsleep 600\n")
+	writeFileT(t, script, b.String())
+
+	s := newTmux(t, script)
+	s.waitFor("the password prompt", contains("Password for alice:"))
+	s.tmux("send-keys", "-l", "alicepass")
+	s.tmux("send-keys", "Enter")
+	s.waitFor("the progress line", contains("assuming roles: 0 of 4"))
+	scr := s.waitFor("rolehop to exit", contains("EXIT="))
+	if !strings.Contains(scr, "EXIT=0") || strings.Count(scr, "wrote profile") != 4 {
+		t.Errorf("login --all:\n%s", scr)
+	}
+	if strings.Contains(scr, "assuming roles") {
+		t.Errorf("the progress line was not erased:\n%s", scr)
+	}
+}

@@ -33,6 +33,12 @@ type terminalPrompter struct {
 	passwordStdin bool
 	keyring       *keyringStore // nil when --keyring is off
 
+	// onPassword, when set, runs once a password is at hand (the login can
+	// then show its progress); status is what it started, erased before any
+	// later prompt (a one-time code).
+	onPassword func()
+	status     *status
+
 	mu       sync.Mutex
 	in       *bufio.Reader
 	password string
@@ -88,6 +94,11 @@ func (p *terminalPrompter) Username(context.Context) (string, error) {
 func (p *terminalPrompter) Password(context.Context) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer func() {
+		if p.onPassword != nil && p.status == nil {
+			p.onPassword()
+		}
+	}()
 	if p.havePass {
 		return p.password, nil
 	}
@@ -127,6 +138,7 @@ func (p *terminalPrompter) Password(context.Context) (string, error) {
 func (p *terminalPrompter) OTP(_ context.Context, factor string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.status.done()
 	if !p.io.InTerminal || p.passwordStdin {
 		return "", fmt.Errorf("%w (%s): run rolehop login on a terminal to type it", idp.ErrMFARequired, factor)
 	}
@@ -144,7 +156,8 @@ func (p *terminalPrompter) OTP(_ context.Context, factor string) (string, error)
 // Notify tells the person something to do (a push to approve, the number to
 // tap, the browser window to sign in at), on stderr.
 func (p *terminalPrompter) Notify(_ context.Context, message string) {
-	fmt.Fprintf(p.io.ErrOut, "rolehop: %s\n", message)
+	p.status.done()
+	fmt.Fprintf(p.io.ErrOut, "\rrolehop: %s\n", message)
 }
 
 // rememberPassword stores a typed password in the keyring after a login it
