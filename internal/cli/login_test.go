@@ -158,6 +158,8 @@ func writeFileT(t testing.TB, p, body string) {
 	}
 }
 
+var nextRefreshLine = regexp.MustCompile(`^rolehop: next refresh at \d\d:\d\d UTC \(in [0-9hms]+\); Ctrl-C stops$`)
+
 var wroteLine = regexp.MustCompile(`^wrote profile (\S+) \(expires \d\d:\d\d UTC\)$`)
 
 // wroteProfiles returns the profiles named by "wrote profile" lines, and
@@ -166,6 +168,9 @@ func wroteProfiles(t testing.TB, stderr string) []string {
 	t.Helper()
 	var names []string
 	for _, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if nextRefreshLine.MatchString(line) {
+			continue // --keep-fresh says when it refreshes next
+		}
 		m := wroteLine.FindStringSubmatch(line)
 		if m == nil {
 			t.Errorf("stderr line %q: want \"wrote profile NAME (expires HH:MM UTC)\"", line)

@@ -104,7 +104,7 @@ func TestLoginKeepFreshRefreshesBeforeExpiry(t *testing.T) {
 	var expiries []time.Time
 	ios.ErrOut = writerFunc(func(b []byte) (int, error) {
 		c, err := awsfile.ReadProfile(credsPath, awsfile.Credentials, "kf")
-		if err == nil {
+		if err == nil && strings.HasPrefix(string(b), "wrote profile") {
 			keys = append(keys, c[awsfile.KeyAccessKeyID])
 			e, _ := time.Parse(time.RFC3339, c[awsfile.KeyExpiration])
 			expiries = append(expiries, e)
