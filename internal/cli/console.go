@@ -92,7 +92,7 @@ func NewCmdConsole(f *Factory, runF func(*ConsoleOptions) error) *cobra.Command 
 	fl.DurationVarP(&opts.Duration, "duration", "d", 0, "console session length, 15m..12h (default: AWS's, 1h)")
 	fl.BoolVarP(&opts.Print, "print", "p", false, "print the sign-in URL instead of opening a browser")
 	fl.StringVar(&opts.SessionKind, "session-kind", "auto", "how the credentials were obtained: auto, role (first hop: up to 12h), chained (at most 1h), federation-token, iam-user")
-	fl.StringVar(&opts.FederationURL, "federation-url", "", "federation endpoint (default: the partition's signin.aws.amazon.com/federation)")
+	fl.StringVar(&opts.FederationURL, "federation-url", "", "federation endpoint (default: ROLEHOP_FEDERATION_URL, else the partition's signin.aws.amazon.com/federation)")
 	return cmd
 }
 
@@ -156,12 +156,16 @@ func runConsole(ctx context.Context, opts *ConsoleOptions) error {
 		return usageError(fmt.Errorf("--session-kind %s needs temporary credentials, but profile %q has long-term keys; leave --session-kind at auto",
 			kind, profileLabel(p)))
 	}
+	fedURL := opts.FederationURL
+	if fedURL == "" {
+		fedURL = opts.F.getenv("ROLEHOP_FEDERATION_URL")
+	}
 	copts := console.Options{
 		Destination:     dest,
 		Region:          region,
 		SessionDuration: opts.Duration,
 		Kind:            kind,
-		FederationURL:   opts.FederationURL,
+		FederationURL:   fedURL,
 		Logger:          notices,
 		// GetFederationToken (IAM user keys) through the profile's STS
 		// settings (AWS_ENDPOINT_URL_STS, ...).

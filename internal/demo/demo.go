@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolehop/rolehop/internal/fedfake"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
@@ -89,9 +91,19 @@ func run(ctx context.Context, c config) error {
 	}
 	d.note("STS: %s", sts.URL)
 
+	d.say("Start the console federation endpoint (getSigninToken): it takes the test STS's sessions")
+	fed := fedfake.Start()
+	defer fed.Close()
+	fed.SetVerifier(func(akid, secret, token string) (time.Time, bool) {
+		is, ok := sts.Issued(akid)
+		return is.Expiration, ok && is.SecretAccessKey == secret && is.SessionToken == token && time.Now().Before(is.Expiration)
+	})
+	d.note("federation endpoint: %s", fed.URL)
+
 	if err := d.writeFiles(idp.AWSLoginURL, sts.URL); err != nil {
 		return err
 	}
+	d.env = append(d.env, "ROLEHOP_FEDERATION_URL="+fed.URL)
 
 	d.say("rolehop roles: what alice may assume (one IdP login)")
 	if err := d.rolehop("alicepass\n", "roles", "--login", "demo", "--password-stdin"); err != nil {
@@ -137,6 +149,11 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	if err := d.aws(append(s3, "ls", "s3://rolehop-demo/")...); err != nil {
+		return err
+	}
+
+	d.say("rolehop console: a console sign-in URL for the profile, through the federation endpoint")
+	if err := d.rolehopQuiet("console", "demo", "--print"); err != nil {
 		return err
 	}
 
@@ -220,6 +237,25 @@ func cleanEnv() []string {
 
 func (d *demo) rolehop(stdin string, args ...string) error {
 	return d.command(stdin, d.Rolehop, args...)
+}
+
+// rolehopQuiet runs rolehop without echoing its output (a bearer URL), only
+// saying that it worked.
+func (d *demo) rolehopQuiet(args ...string) error {
+	fmt.Fprintf(d.Out, "   $ %s %s\n", filepath.Base(d.Rolehop), strings.Join(args, " "))
+	cmd := exec.Command(d.Rolehop, args...)
+	cmd.Env = d.env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("rolehop %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	u, err := url.Parse(strings.TrimSpace(out.String()))
+	if err != nil || u.Query().Get("SigninToken") == "" {
+		return fmt.Errorf("rolehop %s printed no sign-in URL", strings.Join(args, " "))
+	}
+	d.note("a sign-in URL for %s://%s%s (a 15-minute bearer token: not shown)", u.Scheme, u.Host, u.Path)
+	return nil
 }
 
 func (d *demo) aws(args ...string) error {

@@ -31,13 +31,15 @@ func main() {
 	}
 	if hold {
 		c.Hold = func(env []string) {
-			fmt.Println("\nThe peers keep running. In another shell, try for example:")
+			fmt.Println("\nThe peers keep running. Test users of the IdP: alice / alicepass (groups admins, dev: roles Admin and Dev)")
+			fmt.Println("and bob / bobpass (group dev: role Dev). In another shell, try for example:")
 			for _, kv := range env {
 				if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "ROLEHOP_") || strings.HasPrefix(kv, "MINIO_") {
 					fmt.Printf("  export %s\n", kv)
 				}
 			}
-			fmt.Printf("  %s login --login demo --all\n  %s roles --login demo\n", c.Rolehop, c.Rolehop)
+			fmt.Printf("  %s login --login demo --all\n  %s roles --login demo\n  %s console demo --print\n  %s exec demo -- aws --endpoint-url \"$MINIO_ENDPOINT\" s3 ls\n",
+				c.Rolehop, c.Rolehop, c.Rolehop, c.Rolehop)
 			fmt.Println("Ctrl-C stops them.")
 			<-sigCtx.Done() // Ctrl-C
 		}

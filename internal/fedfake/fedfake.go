@@ -117,6 +117,7 @@ type Server struct {
 	fedNames []string
 	fedPols  []string
 	signins  []SigninTokenRequest
+	verify   func(accessKeyID, secret, token string) (time.Time, bool)
 }
 
 // SigninTokenRequest is what a successful getSigninToken asked for.
@@ -129,6 +130,14 @@ type SigninTokenRequest struct {
 
 // New starts a fake on loopback, closed by t.Cleanup.
 func New(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake on loopback for programs that are not tests (the
+// demo); Close stops it.
+func Start() *Server {
 	s := &Server{
 		Account:  "111111111111",
 		sessions: map[string]*session{},
@@ -138,8 +147,20 @@ func New(t testing.TB) *Server {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + "/federation"
 	s.STSURL = s.srv.URL + "/"
-	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// Close stops the fake.
+func (s *Server) Close() { s.srv.Close() }
+
+// SetVerifier makes the endpoint also take role sessions that verify
+// accepts (credentials issued by another fake, such as the test STS), as
+// AWS's endpoint takes any STS session: verify says whether the three
+// values are a live session and when it expires.
+func (s *Server) SetVerifier(verify func(accessKeyID, secret, token string) (expires time.Time, ok bool)) {
+	s.mu.Lock()
+	s.verify = verify
+	s.mu.Unlock()
 }
 
 func randHex(n int) string {
@@ -272,6 +293,11 @@ func (s *Server) getSigninToken(w http.ResponseWriter, q url.Values) {
 		*dst = v
 	}
 	known := s.sessions[id]
+	if known == nil && s.verify != nil {
+		if exp, ok := s.verify(id, key, tok); ok {
+			known = &session{secret: key, token: tok, kind: Role, expires: exp}
+		}
+	}
 	switch {
 	case known == nil:
 		if s.users[id] != nil {
