@@ -131,10 +131,9 @@ func checkBucket(b string) error {
 	if len(b) < 3 || len(b) > 63 {
 		return errors.New("bucket name must be 3 to 63 characters")
 	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
+	for _, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return fmt.Errorf("bucket name has %q; use lower-case letters, digits, '.' and '-'", string(c))
+			return fmt.Errorf("bucket name has %q; use lower-case letters, digits, '.' and '-'", c)
 		}
 	}
 	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {

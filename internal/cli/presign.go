@@ -28,6 +28,7 @@ type PresignOptions struct {
 	Target      string        // s3://bucket/key (GET/PUT)
 	Method      string        // --method GET (default) or PUT
 	Expires     time.Duration // --expires; 0 = 15 minutes
+	ExpiresSet  bool          // --expires was given (0 is then refused, not the default)
 	EndpointURL string        // --endpoint-url; "" = the SDK's (AWS_ENDPOINT_URL_S3, ...)
 	PathStyle   bool          // --path-style
 	Post        string        // --post s3://bucket/prefix/
@@ -62,7 +63,7 @@ func NewCmdPresign(f *Factory, runF func(*PresignOptions) error) *cobra.Command 
 			"  rolehop presign prod --post s3://my-bucket/incoming/ --max-size 10485760 --curl photo.jpg",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Expires = expires.d
+			opts.Expires, opts.ExpiresSet = expires.d, cmd.Flags().Changed("expires")
 			opts.Logger = f.Logger()
 			// The last s3:// argument is the target; one other is the profile.
 			var rest []string
@@ -130,7 +131,10 @@ func runPresign(ctx context.Context, opts *PresignOptions) error {
 			return usageError(err)
 		}
 	}
-	if opts.Expires < 0 || opts.Expires > presign.MaxExpires {
+	switch {
+	case opts.Expires < 0 || (opts.Expires == 0 && opts.ExpiresSet):
+		return usageError(fmt.Errorf("--expires %v: use a positive lifetime such as 15m, 12h or 7d", opts.Expires))
+	case opts.Expires > presign.MaxExpires:
 		return usageError(fmt.Errorf("--expires %v is over S3's limit of 7 days; use 7d (168h) or less", opts.Expires))
 	}
 	pathStyle := opts.PathStyle
