@@ -47,6 +47,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -177,8 +178,11 @@ type LoginProfile struct {
 
 // The YAML shapes, decoded with unknown keys rejected.
 type rawFile struct {
-	Defaults rawDefaults         `yaml:"defaults"`
-	Logins   map[string]rawLogin `yaml:"logins"`
+	Defaults rawDefaults `yaml:"defaults"`
+	// Logins is decoded one login at a time (decodeLogins): yaml.v3 checks
+	// a mapping's keys for duplicates pairwise, which is quadratic in the
+	// number of logins.
+	Logins yaml.Node `yaml:"logins"`
 }
 
 type rawDefaults struct {
@@ -343,7 +347,11 @@ func Load(path string) (*File, error) {
 		Output:          raw.Defaults.Output,
 		ProfileTemplate: raw.Defaults.ProfileTemplate,
 	}
-	for name, rl := range raw.Logins {
+	logins, err := decodeLogins(&raw.Logins)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %s; fix the file or point ROLEHOP_CONFIG elsewhere", ErrInvalid, path, err)
+	}
+	for name, rl := range logins {
 		lp := LoginProfile{
 			Name: name, IdP: strings.ToLower(rl.IdP), URL: rl.URL, Username: rl.Username, Keyring: rl.Keyring, InsecureSkipVerify: rl.Insecure,
 			Account: rl.Account, Role: rl.Role, Region: rl.Region, Duration: rl.Duration.d,
@@ -600,4 +608,63 @@ func clip(s string) string {
 		return s[:64] + "..."
 	}
 	return s
+}
+
+// decodeLogins decodes the logins mapping in linear time, refusing duplicate
+// names and unknown keys (with their lines) as the file's KnownFields
+// decoder does for the rest.
+func decodeLogins(n *yaml.Node) (map[string]rawLogin, error) {
+	out := map[string]rawLogin{}
+	if n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return out, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("line %d: logins must be a map of login names to settings", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: a login name must be a plain name", k.Line)
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, fmt.Errorf("line %d: login %q is defined twice", k.Line, k.Value)
+		}
+		if err := knownKeys(v, reflect.TypeFor[rawLogin]()); err != nil {
+			return nil, err
+		}
+		var rl rawLogin
+		if err := v.Decode(&rl); err != nil {
+			return nil, errors.New(yamlMessage(err))
+		}
+		out[k.Value] = rl
+	}
+	return out, nil
+}
+
+// knownKeys refuses a mapping key that names no field of the struct type t
+// (by its yaml tag), in n and in the mappings of nested struct fields.
+func knownKeys(n *yaml.Node, t reflect.Type) error {
+	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ft, ok := fields[k.Value]
+		if !ok {
+			return fmt.Errorf("line %d: unknown key %s", k.Line, k.Value)
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[durationValue]() {
+			if err := knownKeys(n.Content[i+1], ft); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -146,6 +146,10 @@ func TestInvalidFiles(t *testing.T) {
 		{"bad sort", "defaults:\n  sort: age\n", "defaults.sort \"age\": want account or role"},
 		{"bad adfs auth", "logins:\n  a:\n    adfs: {auth: kerberos}\n", "want forms, basic or ntlm"},
 		{"not yaml", "defaults: [\n", "line"},
+		{"unknown nested key", "logins:\n  a:\n    adfs:\n      mode: forms\n", "line 4: unknown key mode"},
+		{"login twice", "logins:\n  a:\n    idp: form\n  a:\n    idp: adfs\n", "line 4: login \"a\" is defined twice"},
+		{"logins not a map", "logins: [a, b]\n", "line 1: logins must be a map"},
+		{"bad login duration", "logins:\n  a:\n    duration: [1h]\n", "line 3: a duration must be a value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "config.yaml", tc.body)
