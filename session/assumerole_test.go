@@ -215,10 +215,13 @@ func blockRole(srv *stsfake.Server, roleARN string) (release func()) {
 	return func() { once.Do(func() { close(gate) }) }
 }
 
+// waitFor polls cond; a broken cache fails the test after 30 s instead of
+// hanging the package.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
-		if t.Context().Err() != nil {
+		if t.Context().Err() != nil || time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"sync/atomic"
 	"net/http"
 	"net/url"
 	"sync"
@@ -212,15 +213,23 @@ func TestSAMLConformance(t *testing.T) {
 // clockIdP is an IdP signing assertions (internal/samltest) at a test
 // clock's time: what SimpleSAMLphp cannot be made to do.
 type clockIdP struct {
-	t     testing.TB
-	idp   *samltest.IdP
-	now   func() time.Time
-	roles []string
+	t      testing.TB
+	idp    *samltest.IdP
+	now    func() time.Time
+	roles  []string
+	life   time.Duration // the assertion's validity; 0 means samltest's 5 minutes
+	skew   time.Duration // the IdP's clock minus the test clock
+	logins atomic.Int32
 }
 
 func (c *clockIdP) Assertion(ctx context.Context) (string, error) {
-	return c.idp.Base64(c.t, samltest.Response{IssueInstant: c.now().UTC().Truncate(time.Second),
-		Attributes: samltest.AWSAttributes("alice", 3600, c.roles...)}), nil
+	c.logins.Add(1)
+	issued := c.now().Add(c.skew).UTC().Truncate(time.Second)
+	r := samltest.Response{IssueInstant: issued, Attributes: samltest.AWSAttributes("alice", 3600, c.roles...)}
+	if c.life > 0 {
+		r.NotOnOrAfter = issued.Add(c.life)
+	}
+	return c.idp.Base64(c.t, r), nil
 }
 
 func TestSAMLSignedAtTestClockConformance(t *testing.T) {

@@ -80,7 +80,8 @@ func BenchmarkSAMLFanOut(b *testing.B) {
 	e, accts := newFanoutEnv(b)
 	ctx := context.Background()
 	for b.Loop() {
-		p, _ := e.provider(b, "alice", "alicepass", "Admin", &syncBuffer{}, func(o *session.SAMLOptions) { o.AssertionCacheTime = time.Minute })
+		p, client := e.provider(b, "alice", "alicepass", "Admin", &syncBuffer{}, func(o *session.SAMLOptions) { o.AssertionCacheTime = time.Minute })
+		before := e.srv.Calls("AssumeRoleWithSAML")
 		var wg sync.WaitGroup
 		for i := range 1000 {
 			wg.Add(1)
@@ -92,6 +93,12 @@ func BenchmarkSAMLFanOut(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		if n := client.logins.Load(); n != 1 {
+			b.Fatalf("%d IdP logins for 1,000 callers, want 1", n)
+		}
+		if n := e.srv.Calls("AssumeRoleWithSAML") - before; n != len(accts) {
+			b.Fatalf("%d AssumeRoleWithSAML calls for %d accounts, want one each", n, len(accts))
+		}
 	}
 }
 

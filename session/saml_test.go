@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/rolehop/rolehop/credcache"
+	"github.com/rolehop/rolehop/internal/samltest"
 	"github.com/rolehop/rolehop/internal/stsfake"
 	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/saml/idp"
@@ -553,5 +554,62 @@ func TestSAMLIgnoresAMissingAWSProfile(t *testing.T) {
 	}
 	if _, err := p.Credentials(context.Background(), acctA); err != nil {
 		t.Fatalf("SAML login with AWS_PROFILE naming no profile: %v", err)
+	}
+}
+
+// newClockSAML is a SAML provider over an IdP signing at clock's time (plus
+// skew) with assertions valid for life.
+func newClockSAML(t *testing.T, clock *fakeClock, life, skew time.Duration, opts ...func(*session.SAMLOptions)) (*session.SAML, *clockIdP, *syncBuffer) {
+	t.Helper()
+	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
+	signer := samltest.NewIdP(t, "https://idp.test/saml")
+	var roles []string
+	for _, a := range []string{acctA, acctB} {
+		if err := srv.TrustIdP(principalOf(a), signer.CertPEM); err != nil {
+			t.Fatal(err)
+		}
+		roles = append(roles, roleOf(a, "Admin")+","+principalOf(a))
+	}
+	client := &clockIdP{t: t, idp: signer, now: clock.Now, roles: roles, life: life, skew: skew}
+	logBuf := &syncBuffer{}
+	base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL)}
+	p, err := session.NewSAML(client, "Admin", append([]func(*session.SAMLOptions){func(o *session.SAMLOptions) {
+		o.Base, o.Now, o.Logger = &base, clock.Now, newLoggerTo(logBuf)
+	}}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, client, logBuf
+}
+
+// TestSAMLAssertionReusedFiveMinutesByDefault: with no AssertionCacheTime an
+// assertion (here valid for an hour) is reused for 5 minutes, then a new
+// login happens.
+func TestSAMLAssertionReusedFiveMinutesByDefault(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	p, client, _ := newClockSAML(t, clock, time.Hour, 0)
+	if _, err := p.Assertion(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5*time.Minute - time.Second) // the README promises 5 minutes
+	if _, err := p.Assertion(ctx); err != nil || client.logins.Load() != 1 {
+		t.Errorf("at 4m59s: %v, %d logins; want the cached assertion", err, client.logins.Load())
+	}
+	clock.Advance(2 * time.Second)
+	if _, err := p.Assertion(ctx); err != nil || client.logins.Load() != 2 {
+		t.Errorf("at 5m01s: %v, %d logins; want a new login", err, client.logins.Load())
+	}
+}
+
+// TestSAMLWarnsOfAClockThatDisagreesWithTheIdP: an assertion that looks
+// expired the moment it arrives (this machine's clock is ahead of the IdP's)
+// gets the warning the README promises, and is still used once.
+func TestSAMLWarnsOfAClockThatDisagreesWithTheIdP(t *testing.T) {
+	clock := newClock()
+	p, _, logs := newClockSAML(t, clock, 0, -10*time.Minute)
+	_, _ = p.Assertion(context.Background())
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "check this machine's clock against the IdP's") {
+		t.Errorf("no clock warning in the log:\n%s", logs)
 	}
 }
