@@ -2,10 +2,10 @@ package session_test
 
 import (
 	"context"
-	"sync/atomic"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
