@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,5 +67,45 @@ func TestKeyringPasswordLifecycle(t *testing.T) {
 	}
 	if _, ok := other.get("alice"); ok {
 		t.Error("login profiles share keyring items")
+	}
+}
+
+// TestLoginWithKeyring: rolehop login --keyring against the real IdP saves a
+// piped password once it worked, logs in from the keyring next time with
+// nothing on stdin, and removes a password the IdP rejects (so the next run
+// asks instead of failing again). The OS keyring is go-keyring's in-memory
+// mock (no Secret Service runs here).
+func TestLoginWithKeyring(t *testing.T) {
+	gokeyring.MockInit()
+	p := newLoginPeers(t, []string{acctProd}, false)
+	awsEnv(t, p.sts, "", "")
+	dir := t.TempDir()
+	settingsFile := filepath.Join(dir, "config.yaml")
+	writeFileT(t, settingsFile, "logins:\n  corp:\n    url: "+p.idp.AWSLoginURL+"\n    username: alice\n    keyring: true\n")
+	login := func(stdin string) error {
+		ios, in, _, _ := Test()
+		in.WriteString(stdin)
+		f := &Factory{IO: ios, SettingsPath: settingsFile}
+		return runLogin(t.Context(), &LoginOptions{F: f, CredentialsFile: filepath.Join(dir, "credentials"), ConfigFile: filepath.Join(dir, "config"),
+			idpOptions: idpOptions{Login: "corp", PasswordStdin: stdin != ""}, Account: acctProd, Role: "Admin", Profile: "k"})
+	}
+	const item = "login:corp:alice"
+	if err := login("alicepass\n"); err != nil {
+		t.Fatalf("first login with --keyring: %v", err)
+	}
+	if pw, err := gokeyring.Get(keyringService, item); err != nil || pw != "alicepass" {
+		t.Fatalf("the keyring holds %q, %v after a successful login", pw, err)
+	}
+	if err := login(""); err != nil {
+		t.Fatalf("login from the keyring, nothing on stdin: %v", err)
+	}
+	if err := gokeyring.Set(keyringService, item, "stale-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(""); ExitCode(err) != ExitIdPRejected {
+		t.Fatalf("login with a stale keyring password: %v (exit %d), want exit 3", err, ExitCode(err))
+	}
+	if _, err := gokeyring.Get(keyringService, item); !errors.Is(err, gokeyring.ErrNotFound) {
+		t.Errorf("the rejected password is still in the keyring: %v", err)
 	}
 }

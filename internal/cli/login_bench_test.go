@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,8 +65,9 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 				if err != nil || len(roles) != 50 {
 					b.Fatalf("roles: %d, %v", len(roles), err)
 				}
+				writes := &countHandler{msg: "awsfile: file updated"}
 				r := &loginRun{opts: &LoginOptions{F: NewFactory(ios), Parallel: bc.parallel}, lp: settings.LoginProfile{},
-					aliases: map[string]string{}, sess: s, credPath: credsPath, cfgPath: cfgPath, log: slog.New(slog.DiscardHandler)}
+					aliases: map[string]string{}, sess: s, credPath: credsPath, cfgPath: cfgPath, log: slog.New(writes)}
 				if r.namer, err = newProfileNamer("", r.aliases, ""); err != nil {
 					b.Fatal(err)
 				}
@@ -73,10 +75,17 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				stsBefore := p.sts.Calls("AssumeRoleWithSAML")
 				if _, err := r.fetchAndWrite(b.Context(), targets); err != nil {
 					b.Fatal(err)
 				}
 				total += time.Since(start)
+				if n := writes.n.Load(); n != 1 {
+					b.Fatalf("%d credentials-file writes for 50 profiles, want 1", n)
+				}
+				if n := p.sts.Calls("AssumeRoleWithSAML") - stsBefore; n != 50 {
+					b.Fatalf("%d AssumeRoleWithSAML calls for 50 roles, want 50", n)
+				}
 			}
 			op := total / time.Duration(b.N)
 			b.ReportMetric(float64(op.Milliseconds()), "ms/op")
@@ -84,3 +93,19 @@ func BenchmarkLoginAll50Roles(b *testing.B) {
 		})
 	}
 }
+
+// countHandler counts log records with one message (any level).
+type countHandler struct {
+	msg string
+	n   atomic.Int32
+}
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }

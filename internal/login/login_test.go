@@ -2,7 +2,10 @@ package login
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,13 +41,22 @@ func TestNewIdPClient(t *testing.T) {
 	}
 }
 
-func TestNewSAMLProviderValidatesBeforeAnyCall(t *testing.T) {
-	lp := settings.LoginProfile{URL: "http://127.0.0.1:9/sso", Duration: time.Hour, Region: "eu-west-1", STSEndpoint: "http://127.0.0.1:9"}
+// TestNewSAMLMakesNoCall: building the provider validates the parameters
+// and contacts neither the IdP nor STS (a server stands in for both and
+// counts requests).
+func TestNewSAMLMakesNoCall(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
+	defer srv.Close()
+	lp := settings.LoginProfile{URL: srv.URL + "/sso", Duration: time.Hour, Region: "eu-west-1", STSEndpoint: srv.URL}
 	if _, err := NewSAML(lp, idp.Fixed{}, nil, nil); err != nil {
 		t.Errorf("valid profile: %v", err)
 	}
 	lp.Duration = time.Minute
 	if _, err := NewSAML(lp, idp.Fixed{}, nil, nil); !errors.Is(err, session.ErrInvalidParameter) {
 		t.Errorf("1m duration: %v", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("building providers made %d requests, want 0", n)
 	}
 }
