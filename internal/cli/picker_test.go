@@ -67,6 +67,22 @@ func (s *tmuxSession) waitFor(what string, ok func(string) bool) string {
 	return ""
 }
 
+// tmuxScript writes a shell script that exports env (and a terminal type),
+// runs command, prints its exit status as EXIT=N and then waits, so the
+// screen can be read after the command ended.
+func tmuxScript(t *testing.T, env []string, command string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, kv := range append(env, "TERM=xterm-256color") {
+		k, v, _ := strings.Cut(kv, "=")
+		b.WriteString("export " + k + "=" + shQuote(v) + "\n")
+	}
+	b.WriteString(command + "\necho EXIT=$?\nsleep 600\n")
+	script := filepath.Join(t.TempDir(), "run.sh")
+	writeFileT(t, script, b.String())
+	return script
+}
+
 func contains(sub string) func(string) bool {
 	return func(s string) bool { return strings.Contains(s, sub) }
 }
@@ -77,16 +93,8 @@ func TestLoginPickerInTmux(t *testing.T) {
 	accounts := filepath.Join(lp.home, "accounts.yaml")
 	writeFileT(t, accounts, "\""+acctProd+"\": prod\n\""+acctDev+"\": sandbox\n")
 
-	dir := t.TempDir()
-	script := filepath.Join(dir, "run.sh")
-	var b strings.Builder
-	for _, kv := range append(lp.env, "TERM=xterm-256color", "ROLEHOP_ACCOUNTS_FILE="+accounts) {
-		k, v, _ := strings.Cut(kv, "=")
-		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
-	}
-	b.WriteString(rolehopBinary(t) + " login --idp-url '" + p.idp.AWSLoginURL + "' --username alice --profile picked\n")
-	b.WriteString("echo EXIT=$?\nsleep 600\n")
-	writeFileT(t, script, b.String())
+	script := tmuxScript(t, append(lp.env, "ROLEHOP_ACCOUNTS_FILE="+accounts),
+		rolehopBinary(t)+" login --idp-url '"+p.idp.AWSLoginURL+"' --username alice --profile picked")
 
 	s := newTmux(t, script)
 	s.waitFor("the password prompt", contains("Password for alice:"))
@@ -259,22 +267,13 @@ func TestExecProfilePickerInTmux(t *testing.T) {
 	srv := stsfake.NewForTest(t)
 	env, _ := stsEnv(t, srv, fakeConfig)
 	state := t.TempDir()
-	env = append(env, "TERM=xterm-256color", "XDG_STATE_HOME="+state)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "run.sh")
-	var b strings.Builder
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
-	}
+	env = append(env, "XDG_STATE_HOME="+state)
 	// "denied" was used last: it comes first.
 	if err := os.MkdirAll(filepath.Join(state, "rolehop"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	writeFileT(t, filepath.Join(state, "rolehop", "recent-profiles"), "denied\n")
-	b.WriteString(rolehopBinary(t) + ` exec -- sh -c 'echo "PROFILE=$ROLEHOP_PROFILE KEY=$AWS_ACCESS_KEY_ID"'` + "\n")
-	b.WriteString("echo EXIT=$?\nsleep 600\n")
-	writeFileT(t, script, b.String())
+	script := tmuxScript(t, env, rolehopBinary(t)+` exec -- sh -c 'echo "PROFILE=$ROLEHOP_PROFILE KEY=$AWS_ACCESS_KEY_ID"'`)
 
 	s := newTmux(t, script)
 	scr := s.waitFor("the profile picker", contains("Choose a profile"))
@@ -307,16 +306,7 @@ func TestExecProfilePickerInTmux(t *testing.T) {
 func TestLoginAllProgressInTmux(t *testing.T) {
 	p := newLoginPeers(t, []string{acctProd, acctDev}, false, stsfake.WithLatency(1500*time.Millisecond))
 	lp := newLoginProc(t, p)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "run.sh")
-	var b strings.Builder
-	for _, kv := range append(lp.env, "TERM=xterm-256color") {
-		k, v, _ := strings.Cut(kv, "=")
-		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
-	}
-	b.WriteString(rolehopBinary(t) + " login --idp-url '" + p.idp.AWSLoginURL + "' --username alice --all\n")
-	b.WriteString("echo EXIT=$?\nsleep 600\n")
-	writeFileT(t, script, b.String())
+	script := tmuxScript(t, lp.env, rolehopBinary(t)+" login --idp-url '"+p.idp.AWSLoginURL+"' --username alice --all")
 
 	s := newTmux(t, script)
 	s.waitFor("the password prompt", contains("Password for alice:"))
