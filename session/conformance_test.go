@@ -235,23 +235,8 @@ func (c *clockIdP) Assertion(ctx context.Context) (string, error) {
 func TestSAMLSignedAtTestClockConformance(t *testing.T) {
 	sessiontest.Run(t, func(t *testing.T) *sessiontest.Harness {
 		clock := newClock()
-		srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
-		signer := samltest.NewIdP(t, "https://idp.test/saml")
-		var roles []string
-		for _, a := range []string{acctA, acctB} {
-			if err := srv.TrustIdP(principalOf(a), signer.CertPEM); err != nil {
-				t.Fatal(err)
-			}
-			roles = append(roles, roleOf(a, "Admin")+","+principalOf(a))
-		}
-		b := newSTSBackend(srv, "AssumeRoleWithSAML")
-		base := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL)}
-		p, err := session.NewSAML(&clockIdP{t: t, idp: signer, now: clock.Now, roles: roles}, "Admin",
-			func(o *session.SAMLOptions) { o.Base, o.Now = &base, clock.Now })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &sessiontest.Harness{Provider: p, Backend: b, Accounts: [2]string{acctA, acctB},
+		p, _, srv, _ := newClockSAML(t, clock, 0, 0)
+		return &sessiontest.Harness{Provider: p, Backend: newSTSBackend(srv, "AssumeRoleWithSAML"), Accounts: [2]string{acctA, acctB},
 			Advance: clock.Advance, Lifetime: time.Hour}
 	})
 }

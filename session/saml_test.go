@@ -558,8 +558,9 @@ func TestSAMLIgnoresAMissingAWSProfile(t *testing.T) {
 }
 
 // newClockSAML is a SAML provider over an IdP signing at clock's time (plus
-// skew) with assertions valid for life.
-func newClockSAML(t *testing.T, clock *fakeClock, life, skew time.Duration, opts ...func(*session.SAMLOptions)) (*session.SAML, *clockIdP, *syncBuffer) {
+// skew) with assertions valid for life (0: 5 minutes), and the test STS
+// trusting that IdP; the provider logs to the returned buffer.
+func newClockSAML(t *testing.T, clock *fakeClock, life, skew time.Duration, opts ...func(*session.SAMLOptions)) (*session.SAML, *clockIdP, *stsfake.Server, *syncBuffer) {
 	t.Helper()
 	srv := stsfake.NewForTest(t, stsfake.WithClock(clock.Now))
 	signer := samltest.NewIdP(t, "https://idp.test/saml")
@@ -579,7 +580,7 @@ func newClockSAML(t *testing.T, clock *fakeClock, life, skew time.Duration, opts
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, client, logBuf
+	return p, client, srv, logBuf
 }
 
 // TestSAMLAssertionReusedFiveMinutesByDefault: with no AssertionCacheTime an
@@ -588,7 +589,7 @@ func newClockSAML(t *testing.T, clock *fakeClock, life, skew time.Duration, opts
 func TestSAMLAssertionReusedFiveMinutesByDefault(t *testing.T) {
 	ctx := context.Background()
 	clock := newClock()
-	p, client, _ := newClockSAML(t, clock, time.Hour, 0)
+	p, client, _, _ := newClockSAML(t, clock, time.Hour, 0)
 	if _, err := p.Assertion(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +608,7 @@ func TestSAMLAssertionReusedFiveMinutesByDefault(t *testing.T) {
 // gets the warning the README promises, and is still used once.
 func TestSAMLWarnsOfAClockThatDisagreesWithTheIdP(t *testing.T) {
 	clock := newClock()
-	p, _, logs := newClockSAML(t, clock, 0, -10*time.Minute)
+	p, _, _, logs := newClockSAML(t, clock, 0, -10*time.Minute)
 	_, _ = p.Assertion(context.Background())
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "check this machine's clock against the IdP's") {
 		t.Errorf("no clock warning in the log:\n%s", logs)
