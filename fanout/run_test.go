@@ -40,7 +40,14 @@ func (b staticBase) BaseConfig(context.Context, string) (aws.Config, error) { re
 // makes one attempt per call (Run retries) and waits for lim.
 func newFleet(t *testing.T, lim *Limiter, opts ...stsfake.Option) (*stsfake.Server, *session.CrossAccount) {
 	t.Helper()
-	srv := stsfake.NewForTest(t, append(opts, stsfake.WithKey(testKey, testSecret))...)
+	return newFleetOn(t, stsfake.NewForTest(t, append(opts, stsfake.WithKey(testKey, testSecret))...), lim)
+}
+
+func newFleetB(b *testing.B, opts ...stsfake.Option) (*stsfake.Server, *session.CrossAccount) {
+	return newFleetOn(b, stsfake.New(append(opts, stsfake.WithKey(testKey, testSecret))...), nil)
+}
+
+func newFleetOn(t testing.TB, srv *stsfake.Server, lim *Limiter) (*stsfake.Server, *session.CrossAccount) {
 	base := staticBase{cfg: aws.Config{
 		Region:       "eu-west-1",
 		Credentials:  credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
