@@ -24,8 +24,8 @@ import (
 // Exit codes of `rolehop run` beyond the common ones.
 const (
 	// ExitRunFailures: some targets failed, within the failure tolerance
-	// (every target ran).
-	ExitRunFailures = 7
+	// (every target ran): ExitPartial, as login --all's partial success.
+	ExitRunFailures = ExitPartial
 	// ExitRunHalted: the failure tolerance was exceeded; targets were left
 	// unstarted.
 	ExitRunHalted = 8
