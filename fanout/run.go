@@ -225,10 +225,9 @@ func Run[T any](ctx context.Context, p session.Provider, targets []Target, fn Fu
 }
 
 type account struct {
-	ready     chan struct{}
-	cfg       aws.Config
-	err       error
-	remaining int // targets of the account not yet ended
+	ready chan struct{}
+	cfg   aws.Config
+	err   error
 }
 
 type run[T any] struct {

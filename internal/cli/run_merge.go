@@ -27,7 +27,7 @@ func newCmdRunMerge(f *Factory) *cobra.Command {
 			"failed, 8 when targets of a shard never ran (or a shard is missing).",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usageError(errors.New("usage: rolehop run merge JOURNAL..."))
+				return usageError(errors.New("usage: rolehop run merge JOURNAL [JOURNAL ...]"))
 			}
 			return nil
 		},

@@ -25,7 +25,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -238,6 +237,3 @@ func prepareDir(dir string) error {
 	}
 	return checkOwned(dir)
 }
-
-// ensureLine makes sure a string is one line (for error texts in records).
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
