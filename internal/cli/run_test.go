@@ -159,6 +159,7 @@ func TestRunFaultInjection(t *testing.T) {
 	})
 
 	t.Run("a tolerance of 1 halts", func(t *testing.T) {
+		srv.Handle("AssumeRole", orig) // no throttling: the denials come first
 		j := filepath.Join(dir, "halt.jsonl")
 		_, stderr, err := execute(t, "run", "--accounts-file", file, "--role", "Audit", "--concurrency", "4",
 			"--credentials", "env", "--timeout", "2s", "--tolerate", "1", "--journal", j, "--", "sh", "-c", script)
@@ -179,8 +180,10 @@ func TestRunFaultInjection(t *testing.T) {
 				t.Error("the last account started after the halt")
 			}
 		}
-		if failed != 2 || len(recs) > 5 {
-			t.Errorf("%d records (%d failed): want the 2 denials and at most the 3 others running", len(recs), failed)
+		// The 4 first started, and a few more in the slots freed before the
+		// second denial came back; never the rest.
+		if failed != 2 || len(recs) > 10 {
+			t.Errorf("%d records (%d failed): want the 2 denials and the few others started before the halt", len(recs), failed)
 		}
 		want := fmt.Sprintf("halted: 2 failures exceeded the tolerance of 1; %d targets not started", 30-len(recs))
 		if !strings.Contains(stderr, want) {
