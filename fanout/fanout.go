@@ -5,8 +5,26 @@
 // input order, and cancelling the context stops what has not started and
 // cancels what is running.
 //
-// `rolehop login --all` fetches every role's credentials through Map;
-// `rolehop run` runs a command in every account through it.
+// `rolehop login --all` fetches every role's credentials through Map.
+//
+// Run is the fleet run (`rolehop run`, the awsrun job): work over account or
+// account×region targets, each with an aws.Config from a session.Provider,
+// results streamed as targets end. Its design choices:
+//   - one credentials fetch per account, shared by its regions and held only
+//     while the account's targets run, so memory follows the concurrency,
+//     not the number of accounts;
+//   - throttling slows a run and never fails a target (retried with jittered
+//     backoff without limit); other retryable errors (the SDK's
+//     classification) are retried a bounded number of times; the rest fail
+//     at once;
+//   - the STS rate is a Limiter shared by every worker and installed in the
+//     provider's STS client (STSOptions), so refreshes of long-running
+//     targets count too; concurrency is a separate bound;
+//   - a failure tolerance halts the run (soon: start nothing new; now: also
+//     cancel what runs); the rest are reported Skipped, never silently lost;
+//   - Shard splits a plan by a hash of the account ID, so shards on separate
+//     machines are disjoint and cover the plan even if it changes between
+//     their starts.
 package fanout
 
 import (

@@ -52,6 +52,7 @@ func NewRootCmd(f *Factory, version string) *cobra.Command {
 	root.AddCommand(NewCmdServe(f, nil))
 	root.AddCommand(NewCmdPopulate(f, nil))
 	root.AddCommand(NewCmdInit(f, nil))
+	root.AddCommand(NewCmdRun(f, nil))
 	registerCompletions(f, root)
 	return root
 }
