@@ -354,7 +354,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	c.IdP.NameIDFormat = "persistent"
 	c.IdP.GroupsAttribute = "groups"
 	root := doc.Content[0]
-	var external, prefix, targets *yaml.Node
+	var external, prefix, targets, storeNode *yaml.Node
 	for _, kv := range p.mapping(root, "", "listen", "external_url", "tls_cert_file", "tls_key_file", "metrics_listen",
 		"store", "session_key_file", "session_lifetime", "title", "credentials", "federation_url", "idp",
 		"entity_id", "source_identity", "session_tags", "default_duration", "url_prefix", "targets") {
@@ -378,6 +378,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 				p.errAt(v, k, "want host:port, e.g. 127.0.0.1:9090")
 			}
 		case "store":
+			storeNode = v
 			c.Store = p.str(v, k)
 			if c.Store != "memory" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://") {
 				p.errAt(v, k, "want memory (one process) or redis://host:port[/db] (replicas sharing a Redis; rediss:// for TLS)")
@@ -443,7 +444,7 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 		c.EntityID = c.ExternalURL.String() + "/saml/metadata"
 	}
 	if c.Store != "memory" && c.SessionKeyFile == "" {
-		p.errAt(root, "session_key_file", "required with a shared store: every replica must sign cookies with the same keys (a file of 32+ random characters, mode 0600)")
+		p.errAt(storeNode, "session_key_file", "required with a shared store: every replica must sign cookies with the same keys (a file of 32+ random characters, mode 0600)")
 	}
 	if !strings.HasPrefix(c.URLPrefix, "/") || !strings.HasSuffix(c.URLPrefix, "/") ||
 		(c.URLPrefix != "/" && !rePath.MatchString(strings.Trim(c.URLPrefix, "/"))) {

@@ -251,6 +251,17 @@ func (s *Server) Reload(ctx context.Context, cfg *Config) error {
 	return nil
 }
 
+// ReloadFile reads the configuration file at path and reloads it (see
+// Reload); a file that does not parse is refused the same way.
+func (s *Server) ReloadFile(ctx context.Context, path string) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		s.m.reloads.WithLabelValues("error").Inc()
+		return err
+	}
+	return s.Reload(ctx, cfg)
+}
+
 // Config returns the configuration in use.
 func (s *Server) Config() *Config { return s.st.Load().cfg }
 

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/xml"
 	"errors"
@@ -220,4 +221,23 @@ func readTrusted(path string, secret bool, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// LoadTLS reads the configuration's certificate and key (the key file must
+// be the broker's or root's and readable by nobody else) into a TLS
+// configuration: TLS 1.2 or later.
+func LoadTLS(c *Config) (*tls.Config, error) {
+	certPEM, err := readTrusted(c.TLSCertFile, false, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("tls_cert_file: %w", err)
+	}
+	keyPEM, err := readTrusted(c.TLSKeyFile, true, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("tls_key_file: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

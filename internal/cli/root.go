@@ -53,6 +53,7 @@ func NewRootCmd(f *Factory, version string) *cobra.Command {
 	root.AddCommand(NewCmdPopulate(f, nil))
 	root.AddCommand(NewCmdInit(f, nil))
 	root.AddCommand(NewCmdRun(f, nil))
+	root.AddCommand(NewCmdBroker(f, nil))
 	registerCompletions(f, root)
 	return root
 }
