@@ -209,7 +209,10 @@ func TestBrokerServesReloadsAndDrains(t *testing.T) {
 	waitFor(t, func() bool { _, b := get("/elsewhere"); return strings.Contains(b, "After") }, "the reloaded title")
 	writeBrokerFile(t, cfg, conf("Broken", "13h"))
 	reload <- syscall.SIGHUP
-	waitFor(t, func() bool { _, b := get("/metrics"); return strings.Contains(b, `rolehop_broker_config_reloads_total{outcome="error"} 1`) }, "a refused reload")
+	waitFor(t, func() bool {
+		_, b := get("/metrics")
+		return strings.Contains(b, `rolehop_broker_config_reloads_total{outcome="error"} 1`)
+	}, "a refused reload")
 	if _, body := get("/elsewhere"); !strings.Contains(body, "After") {
 		t.Errorf("a refused reload changed the configuration")
 	}
