@@ -194,6 +194,12 @@ type harnessOptions struct {
 	tls       bool              // serve https
 	now       func() time.Time  // the broker's clock
 	configure func(cfg *string) // edit the YAML text
+	// baseCfg builds the broker's AWS configuration (default: stsConfig
+	// with base).
+	baseCfg func(h *harness) aws.Config
+	// newErr, when set, receives broker.New's error instead of failing
+	// the test (the harness then serves nothing).
+	newErr *error
 }
 
 const adminDevTargets = `targets:
@@ -264,13 +270,23 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if h.store == nil {
 		h.store = store.NewMemory(o.now)
 	}
+	baseCfg := stsConfig(h.sts, base)
+	if o.baseCfg != nil {
+		baseCfg = o.baseCfg(h)
+	}
 	h.srv, err = broker.New(t.Context(), cfg, broker.Deps{
-		Base:   stsConfig(h.sts, base),
+		Base:   baseCfg,
 		Store:  h.store,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Audit:  slog.New(slog.NewJSONHandler(h.audit, nil)),
 		Now:    o.now,
 	})
+	if o.newErr != nil {
+		*o.newErr = err
+		if err != nil {
+			return h
+		}
+	}
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
 	}
