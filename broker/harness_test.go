@@ -301,6 +301,26 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	return h
 }
 
+// replica starts a second broker with the same configuration and AWS
+// setup but its own store client and listener, as a second replica behind
+// a load balancer (the external URL stays the first one's; cookies, being
+// per host and not per port, reach both). It returns the replica's base
+// URL.
+func (h *harness) replica(st store.Store, base aws.Config) string {
+	h.t.Helper()
+	srv, err := broker.New(h.t.Context(), h.cfg, broker.Deps{
+		Base: base, Store: st,
+		Logger: slog.New(slog.NewTextHandler(h.logs, nil)),
+		Audit:  slog.New(slog.NewJSONHandler(h.audit, nil)),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	h.t.Cleanup(ts.Close)
+	return ts.URL
+}
+
 // checkNoSecrets: no log or audit line holds a credential, a sign-in
 // token or URL, or an assertion.
 func (h *harness) checkNoSecrets() {

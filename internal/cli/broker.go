@@ -118,8 +118,11 @@ func runBroker(ctx context.Context, opts *BrokerOptions) error {
 	var st store.Store
 	if cfg.Store == "memory" {
 		st = store.NewMemory(opts.F.Now)
-	} else if st, err = redisstore.New(cfg.Store, redisstore.Options{}); err != nil {
-		return usageError(fmt.Errorf("store: %w", err))
+	} else {
+		redisstore.SetLogger(log)
+		if st, err = redisstore.New(cfg.Store, redisstore.Options{}); err != nil {
+			return usageError(fmt.Errorf("store: %w", err))
+		}
 	}
 	srv, err := broker.New(ctx, cfg, broker.Deps{
 		Base: base, Store: st, Logger: log, Now: opts.F.Now,

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -160,4 +161,17 @@ func (s *Store) Close() error {
 		return nil
 	}
 	return s.c.Close()
+}
+
+// SetLogger sends go-redis's own messages (connection pool failures) to l
+// at warning level instead of the standard logger on stderr. Like
+// go-redis's redis.SetLogger it is process-wide: call it once, from main.
+func SetLogger(l *slog.Logger) {
+	redis.SetLogger(slogPrintf{l})
+}
+
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(ctx context.Context, format string, v ...any) {
+	p.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
