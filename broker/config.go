@@ -213,7 +213,7 @@ func (t *Target) matched(groups []string) []string {
 func (c *Config) URLPath(t *Target) string { return c.URLPrefix + t.Path }
 
 // reserved first path segments when URLPrefix is "/".
-var reserved = []string{"saml", "healthz", "readyz", "metrics", "logout", "static", "favicon.ico"}
+var reserved = []string{"saml", "healthz", "readyz", "metrics", "logout", "static", "favicon.ico", "robots.txt"}
 
 var (
 	rePath  = regexp.MustCompile(`^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`)

@@ -197,6 +197,11 @@ type harnessOptions struct {
 	// baseCfg builds the broker's AWS configuration (default: stsConfig
 	// with base).
 	baseCfg func(h *harness) aws.Config
+	// host replaces 127.0.0.1 in the external URL (e.g. localhost, so that
+	// a browser sees the broker on another site than an IdP on 127.0.0.1).
+	host string
+	// idpYAML replaces the idp: block (default: the crafted-SAML test IdP).
+	idpYAML string
 	// newErr, when set, receives broker.New's error instead of failing
 	// the test (the harness then serves nothing).
 	newErr *error
@@ -230,6 +235,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		scheme = "https"
 	}
 	h.url = scheme + "://" + h.ts.Listener.Addr().String()
+	if o.host != "" {
+		h.url = strings.Replace(h.url, "127.0.0.1", o.host, 1)
+	}
 	mdFile := filepath.Join(h.dir, "idp.xml")
 	if err := os.WriteFile(mdFile, idpMetadataXML(idp, idpSSO), 0o600); err != nil {
 		t.Fatal(err)
@@ -238,10 +246,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if targets == "" {
 		targets = adminDevTargets
 	}
+	idpBlock := "idp:\n  metadata_file: " + mdFile + "\n"
+	if o.idpYAML != "" {
+		idpBlock = o.idpYAML
+	}
 	y := "external_url: " + h.url + "\n" +
 		"federation_url: " + h.fed.URL + "\n" +
 		"title: Example Corp AWS\n" +
-		"idp:\n  metadata_file: " + mdFile + "\n" +
+		idpBlock +
 		o.extraYAML + targets
 	if o.keyFile {
 		kf := filepath.Join(h.dir, "session.key")

@@ -335,6 +335,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "text/css; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=3600")
 		_, _ = w.Write(stylesheet)
+	case p == "/favicon.ico":
+		h.Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	case p == "/robots.txt":
+		h.Set("Cache-Control", "public, max-age=86400")
+		plain(w, http.StatusOK, "User-agent: *\nDisallow: /")
 	case p == "/saml/metadata":
 		h.Set("Content-Type", "application/samlmetadata+xml")
 		h.Set("Cache-Control", "public, max-age=300")

@@ -59,6 +59,11 @@ type SimpleSAMLOptions struct {
 	// AssertionLifetime is how long the AWS SP's assertions are valid
 	// (SimpleSAMLphp's assertion.lifetime); 0 keeps its default, 5 minutes.
 	AssertionLifetime time.Duration
+	// RegisterSPs makes the IdP read service providers from SAML metadata
+	// handed to RegisterSP (as an IdP administrator imports an SP's
+	// metadata), and build persistent NameIDs from uid and e-mail NameIDs
+	// from mail for them.
+	RegisterSPs bool
 }
 
 // NewSimpleSAML starts a fresh IdP with its files in t.TempDir() and stops it
@@ -228,6 +233,20 @@ func phpQ(s string) string {
 
 func writeSimpleSAMLConfig(dir string, s *SimpleSAML, opts SimpleSAMLOptions) error {
 	d := func(sub string) string { return phpQ(filepath.Join(dir, sub) + "/") }
+	registeredSource := ""
+	nameIDs := ""
+	if opts.RegisterSPs {
+		registeredSource = `, ['type' => 'xml', 'file' => ` + phpQ(filepath.Join(dir, "metadata", registeredSPsFile)) + `]`
+		// Before core:AttributeLimit (90) drops uid and mail.
+		nameIDs = `
+    'authproc' => [
+        20 => ['class' => 'saml:AttributeNameID', 'attribute' => 'uid', 'Format' => 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'],
+        21 => ['class' => 'saml:AttributeNameID', 'attribute' => 'mail', 'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
+    ],`
+		if err := os.WriteFile(filepath.Join(dir, "metadata", registeredSPsFile), []byte(placeholderSP), 0o600); err != nil {
+			return fmt.Errorf("write SimpleSAMLphp %s: %w", registeredSPsFile, err)
+		}
+	}
 	config := `<?php
 $config = [
     'baseurlpath'  => ` + phpQ(s.BaseURL+"/") + `,
@@ -255,7 +274,7 @@ $config = [
     'session.cookie.samesite' => null,
     'session.phpsession.savepath' => ` + phpQ(filepath.Join(dir, "sessions")) + `,
     'language.default' => 'en',
-    'metadata.sources' => [['type' => 'flatfile']],
+    'metadata.sources' => [['type' => 'flatfile']` + registeredSource + `],
     // without AttributeLimit every attribute leaks to every SP
     'authproc.idp' => [90 => 'core:AttributeLimit'],
 ];
@@ -281,7 +300,7 @@ $metadata[` + phpQ(s.EntityID) + `] = [
     'auth' => 'example-userpass',
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     'saml20.sign.response' => true,
-    'saml20.sign.assertion' => true,
+    'saml20.sign.assertion' => true,` + nameIDs + `
 ];
 `
 	accts := make([]string, len(opts.Accounts))
