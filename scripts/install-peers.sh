@@ -10,6 +10,7 @@
 #                    --disable-quic so the closed network does not stall it)
 #                    bash-completion (the completion test loads rolehop's
 #                    bash script with it)
+#                    wrk (the broker's load figures, scripts/bench-broker.sh)
 #                    (apt-get runs only when one of them is missing)
 #   Go binaries:     minio, mc, staticcheck at pinned versions, built with
 #                    `go install` into $ROLEHOP_PEERS_DIR/bin (default
@@ -25,7 +26,7 @@ BIN=$PEERS_DIR/bin
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 STATICCHECK_VERSION=v0.8.2
-APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish chromium bash-completion)
+APT_PACKAGES=(simplesamlphp php-cli php-xml php-mbstring xmlsec1 redis-server awscli python3-boto3 curl hyperfine tmux fish chromium bash-completion wrk)
 
 say() { echo "install-peers: $*"; }
 
