@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -167,7 +168,9 @@ func TestBrokerServesReloadsAndDrains(t *testing.T) {
 			"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n    duration: " + duration + "\n"
 	}
 	writeBrokerFile(t, cfg, conf("Before", "1h"))
-	ios, _, _, errOut := Test()
+	ios, _, _, _ := Test()
+	errOut := &brokerLog{}
+	ios.ErrOut = errOut
 	f := NewFactory(ios)
 	reload := make(chan os.Signal, 1)
 	addrs := make(chan string, 1)
@@ -238,6 +241,25 @@ func TestBrokerServesReloadsAndDrains(t *testing.T) {
 	if !sawDraining {
 		t.Error("/readyz never answered 503 while draining")
 	}
+}
+
+// brokerLog is a buffer the broker's goroutines write while the test
+// reads it.
+type brokerLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *brokerLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *brokerLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func waitFor(t *testing.T, ok func() bool, what string) {
