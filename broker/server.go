@@ -717,7 +717,7 @@ func (s *Server) acs(x *exchange) {
 		refuse("store", msgStoreDown, err)
 		return
 	}
-	next := cfg.URLPrefix
+	var next string
 	if entry != nil {
 		next = safeNext(cfg, entry.Next)
 		ps = slices.DeleteFunc(ps, func(p pending) bool { return p.Relay == entry.Relay })

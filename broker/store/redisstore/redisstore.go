@@ -50,7 +50,7 @@ type Store struct {
 func New(url string, o Options) (*Store, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis store URL: %w; want redis://[user:password@]host:port[/db] or rediss://...", redactErr(err, url))
+		return nil, fmt.Errorf("redis store URL: %w; want redis://[user:password@]host:port[/db] (rediss:// for TLS)", redactErr(err, url))
 	}
 	t := o.Timeout
 	if t <= 0 {
