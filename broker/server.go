@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -329,7 +330,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			plain(w, http.StatusServiceUnavailable, "draining")
 		}
-	case p == "/metrics" && cfg.MetricsListen == "":
+	case p == "/metrics" && cfg.MetricsListen == "" && fromLoopback(r):
+		// Without metrics_listen, only a scraper on the same host sees
+		// the metrics (they name every target): set metrics_listen to
+		// serve them to a Prometheus elsewhere.
 		s.MetricsHandler().ServeHTTP(w, r)
 	case p == "/static/broker.css":
 		h.Set("Content-Type", "text/css; charset=utf-8")
@@ -360,6 +364,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.page(x, msgNotFound, nil)
 	}
+}
+
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func plain(w http.ResponseWriter, status int, text string) {
@@ -705,6 +718,11 @@ func (s *Server) acs(x *exchange) {
 		if g != "" && len(g) <= 256 && !slices.Contains(groups, g) && len(groups) < maxGroups {
 			groups = append(groups, g)
 		}
+	}
+	if _, oldID, err := s.loadSession(x); err == nil && oldID != nil {
+		// A new login replaces the browser's old session everywhere, not
+		// only in the cookie.
+		_ = s.store.Delete(x.r.Context(), sessionKey(oldID))
 	}
 	now := s.now()
 	sess := &Session{User: user, Name: SessionName(user), Groups: groups, CSRF: randomText(24),

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -199,5 +200,44 @@ func TestSessionLifetime(t *testing.T) {
 	s.IssueInstant = clock.Now().UTC().Truncate(time.Second)
 	if r := h.postACS(late, b64(craft(t, h.idp, s)), req.Relay); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.body, "Your sign-in expired") {
 		t.Errorf("an answer after the 10-minute login window: %d", r.StatusCode)
+	}
+}
+
+// TestRelogReplacesSession: a new login in a browser (here an
+// IdP-initiated one, as on a shared computer) ends the session it
+// replaces, so a copy of the old cookie is worth nothing.
+func TestRelogReplacesSession(t *testing.T) {
+	h := newHarness(t, harnessOptions{configure: func(y *string) {
+		*y = strings.Replace(*y, "idp:\n", "idp:\n  allow_idp_initiated: true\n", 1)
+	}})
+	b := h.browser()
+	h.login(b, "alice", "admins")
+	old := b.c.Jar.Cookies(mustURL(t, h.url+"/"))
+	if r := h.postACS(b, b64(craft(t, h.idp, h.shape(authnRequest{}, "bob", "dev"))), ""); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("IdP-initiated login: %d", r.StatusCode)
+	}
+	if h.signedInAs(b) != "bob" {
+		t.Fatal("the new login does not work")
+	}
+	copyOfOld := h.browser()
+	copyOfOld.c.Jar.SetCookies(mustURL(t, h.url+"/"), old)
+	if who := h.signedInAs(copyOfOld); who != "" {
+		t.Errorf("the replaced session still works (%q)", who)
+	}
+}
+
+// TestMetricsOnlyFromLoopback: without metrics_listen, /metrics (which
+// names every target) answers only a scraper on the broker's own host.
+func TestMetricsOnlyFromLoopback(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for addr, want := range map[string]bool{"127.0.0.1:5555": true, "[::1]:5555": true, "203.0.113.7:5555": false, "10.0.0.3:5555": false} {
+		req := httptest.NewRequest(http.MethodGet, h.url+"/metrics", nil)
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, req)
+		got := strings.Contains(rec.Body.String(), "rolehop_broker_logins_total")
+		if got != want {
+			t.Errorf("/metrics from %s: served=%v, want %v (status %d)", addr, got, want, rec.Code)
+		}
 	}
 }
