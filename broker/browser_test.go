@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,37 +15,13 @@ import (
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
-// artifactsDir is where the browser test keeps its screenshots:
-// $ROLEHOP_ARTIFACTS/broker (CI uploads it), else a test folder.
-func artifactsDir(t *testing.T) string {
-	dir := os.Getenv("ROLEHOP_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "broker")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // chromium starts headless Chromium (Debian's package) for the test and
 // returns a context on its first tab. Every name but localhost resolves
 // to nothing, so the browser never leaves loopback (the console's own
 // host included: the test sees the browser ask for it).
 func chromium(t *testing.T) context.Context {
 	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		testpeer.Missing(t, "chromium not found on PATH (Debian package chromium)")
-		return nil
-	}
+	path := testpeer.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
@@ -178,13 +153,13 @@ func TestBrowserSimpleSAMLphp(t *testing.T) {
 	if err := idp.RegisterSP(h.srv.SPMetadata()); err != nil {
 		t.Fatal(err)
 	}
-	art := artifactsDir(t)
+	art := testpeer.ArtifactDir(t)
 
 	alice := newUser(t, browser)
 	alice.do("open the broker", chromedp.Navigate(h.url+"/"))
 	alice.login("alice", "alicepass")
 	alice.do("alice's index", chromedp.WaitVisible(chromedp.CSS(`a[href="/prod-admin"]`)))
-	alice.screenshot(filepath.Join(art, "index-alice.png"))
+	alice.screenshot(filepath.Join(art, "broker-index-alice.png"))
 	if got := alice.text("main"); !strings.Contains(got, "prod-admin") && !strings.Contains(got, "Admin") || !strings.Contains(got, "Dev") {
 		t.Errorf("alice's index:\n%s", got)
 	}
@@ -213,12 +188,12 @@ func TestBrowserSimpleSAMLphp(t *testing.T) {
 	if got := bob.text("h1"); got != "You don't have access to this console" {
 		t.Errorf("bob at prod-admin: %q", got)
 	}
-	bob.screenshot(filepath.Join(art, "forbidden-bob.png"))
+	bob.screenshot(filepath.Join(art, "broker-403-bob.png"))
 	bob.do("bob's index", chromedp.Navigate(h.url+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="/prod-dev"]`)))
 	if got := bob.text("main"); strings.Contains(got, "Admin") {
 		t.Errorf("bob's index lists the admin target:\n%s", got)
 	}
-	bob.screenshot(filepath.Join(art, "index-bob.png"))
+	bob.screenshot(filepath.Join(art, "broker-index-bob.png"))
 	bob.do("open the dev console", chromedp.Click(chromedp.CSS(`a[href="/prod-dev"]`)))
 	bob.awaitRequest("https://console.aws.amazon.com/console/home")
 	if forms := h.bridge.Forms(); len(forms) != 2 || forms[1].Get("RoleArn") != devRole || forms[1].Get("RoleSessionName") != "bob" {
