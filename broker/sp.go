@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/beevik/etree"
@@ -223,21 +224,46 @@ func readTrusted(path string, secret bool, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// LoadTLS reads the configuration's certificate and key (the key file must
-// be the broker's or root's and readable by nobody else) into a TLS
-// configuration: TLS 1.2 or later.
-func LoadTLS(c *Config) (*tls.Config, error) {
+// TLSCerts is the certificate the broker serves. Reload reads the files
+// again (rolehop broker does on SIGHUP), so that a renewed certificate is
+// served without a restart; connections get whichever is current.
+type TLSCerts struct {
+	cur atomic.Pointer[tls.Certificate]
+}
+
+// LoadTLS reads the configuration's certificate and key. The key file must
+// be the broker's or root's and readable by nobody else.
+func LoadTLS(c *Config) (*TLSCerts, error) {
+	tc := &TLSCerts{}
+	if err := tc.Reload(c); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// Reload reads c's certificate and key files again; on error the current
+// certificate stays.
+func (tc *TLSCerts) Reload(c *Config) error {
 	certPEM, err := readTrusted(c.TLSCertFile, false, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("tls_cert_file: %w", err)
+		return fmt.Errorf("tls_cert_file: %w", err)
 	}
 	keyPEM, err := readTrusted(c.TLSKeyFile, true, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("tls_key_file: %w", err)
+		return fmt.Errorf("tls_key_file: %w", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+		return fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	tc.cur.Store(&cert)
+	return nil
+}
+
+// Config is the server's TLS configuration: TLS 1.2 or later, the current
+// certificate.
+func (tc *TLSCerts) Config() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return tc.cur.Load(), nil
+	}}
 }

@@ -203,13 +203,14 @@ func serveBroker(ctx context.Context, opts *BrokerOptions, srv *broker.Server, l
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	var certs *broker.TLSCerts
 	if cfg.TLSCertFile != "" {
-		tc, err := broker.LoadTLS(cfg)
+		certs, err = broker.LoadTLS(cfg)
 		if err != nil {
 			ln.Close()
 			return usageError(err)
 		}
-		ln = tls.NewListener(ln, tc)
+		ln = tls.NewListener(ln, certs.Config())
 	}
 	hs := newHTTPServer(srv, log)
 	servers := []*http.Server{hs}
@@ -240,6 +241,11 @@ func serveBroker(ctx context.Context, opts *BrokerOptions, srv *broker.Server, l
 		case err := <-errc:
 			return fmt.Errorf("broker: %w", err)
 		case <-reload:
+			if certs != nil {
+				if err := certs.Reload(cfg); err != nil {
+					log.Error("broker: TLS certificate reload refused; the current one stays", "err", err)
+				}
+			}
 			if err := srv.ReloadFile(ctx, opts.ConfigPath); err != nil {
 				var ces broker.ConfigErrors
 				if errors.As(err, &ces) {

@@ -3,10 +3,18 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -337,5 +345,87 @@ func TestBrokerProcessSignals(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
+// selfSigned writes a fresh self-signed certificate for 127.0.0.1 and its
+// key (0600) and returns the certificate's serial number.
+func selfSigned(t *testing.T, certFile, keyFile string) *big.Int {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "broker"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalPKCS8PrivateKey(key)
+	writeBrokerFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeBrokerFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})))
+	return serial
+}
+
+// TestBrokerTLSReloadsItsCertificate: the broker serves TLS 1.2+ itself and
+// a SIGHUP picks up a renewed certificate; a key file others can read is
+// refused at start.
+func TestBrokerTLSReloadsItsCertificate(t *testing.T) {
+	brokerEnv(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	first := selfSigned(t, certFile, keyFile)
+	cfg := filepath.Join(dir, "broker.yaml")
+	writeBrokerFile(t, cfg, "listen: 127.0.0.1:0\nexternal_url: https://127.0.0.1:8443\ntls_cert_file: "+certFile+"\ntls_key_file: "+keyFile+"\n"+
+		brokerIdP(t, dir)+"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n")
+	ios, _, _, _ := Test()
+	ios.ErrOut = &brokerLog{}
+	reload := make(chan os.Signal, 1)
+	addrs := make(chan string, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runBroker(ctx, &BrokerOptions{F: NewFactory(ios), ConfigPath: cfg, LogFormat: "json", reload: reload,
+			listening: func(a, _ string) { addrs <- a }})
+	}()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("broker stopped: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("broker did not start")
+	}
+	served := func(maxVersion uint16) (*big.Int, error) {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: maxVersion})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber, nil
+	}
+	if got, err := served(0); err != nil || got.Cmp(first) != 0 {
+		t.Fatalf("served certificate %v, %v; want serial %v", got, err, first)
+	}
+	if _, err := served(tls.VersionTLS11); err == nil {
+		t.Error("TLS 1.1 accepted")
+	}
+	second := selfSigned(t, certFile, keyFile)
+	reload <- syscall.SIGHUP
+	waitFor(t, func() bool { got, err := served(0); return err == nil && got.Cmp(second) == 0 }, "the renewed certificate")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := execute(t, "broker", "--config", cfg)
+	if ExitCode(err) != ExitUsage || !strings.Contains(OneLine(err), "readable by others") {
+		t.Errorf("a world-readable key: exit %d %v", ExitCode(err), err)
 	}
 }
