@@ -195,3 +195,38 @@ func profileConfig(t *testing.T, h *harness, name string) aws.Config {
 	}
 	return cfg
 }
+
+// TestPartitions: a broker in aws-cn signs in to the China console; a
+// target in another partition than the broker's credentials is refused at
+// start.
+func TestPartitions(t *testing.T) {
+	cnTargets := `targets:
+  cn-admin:
+    role: arn:aws-cn:iam::111111111111:role/Admin
+    groups: [admins]
+    region: cn-north-1
+`
+	h := newHarness(t, harnessOptions{targets: cnTargets, baseCfg: func(h *harness) aws.Config {
+		c := stsConfig(h.sts, aws.Credentials{AccessKeyID: brokerKeyID, SecretAccessKey: brokerSecret})
+		c.Region = "cn-north-1"
+		return c
+	}})
+	b := h.browser()
+	h.login(b, "alice", "admins")
+	r := b.nav(h.url + "/cn-admin")
+	if r.StatusCode != http.StatusFound {
+		t.Fatalf("open cn-admin: %d\n%s", r.StatusCode, lastLines(h.logs.String(), 3))
+	}
+	if d := mustURL(t, r.Header.Get("Location")).Query().Get("Destination"); d != "https://console.amazonaws.cn/console/home?region=cn-north-1" {
+		t.Errorf("Destination %q", d)
+	}
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "https://signin.amazonaws.cn") {
+		t.Errorf("CSP %q lacks the aws-cn sign-in host", csp)
+	}
+
+	var newErr error
+	newHarness(t, harnessOptions{targets: cnTargets, newErr: &newErr})
+	if newErr == nil || !strings.Contains(newErr.Error(), "the role is in partition aws-cn but the broker's credentials are used in aws") {
+		t.Errorf("an aws-cn target with us-east-1 credentials: %v", newErr)
+	}
+}
