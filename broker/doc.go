@@ -68,8 +68,9 @@
 //
 // A session is a random 256-bit ID in a signed cookie (__Host-, Secure,
 // HttpOnly, SameSite=Lax over https; Secure is dropped only for plain
-// http on loopback, a trial), stored under the SHA-256 of the ID, so a
-// copy of the store yields no cookie. A new login ends the browser's
+// http on loopback, a trial), stored under the SHA-256 of the ID and
+// signed with the cookie keys, so a copy of the store yields no cookie and
+// whoever can write the store cannot make up or move a session. A new login ends the browser's
 // previous session; logout (POST) ends it everywhere. State-changing
 // requests are POSTs that need the session's CSRF token and the broker's
 // origin (Origin, Sec-Fetch-Site). Opening a console is a GET for links and

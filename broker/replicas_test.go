@@ -3,7 +3,9 @@ package broker_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,4 +126,56 @@ func waitUntil(t *testing.T, ok func() bool, what string) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestStoreWriterCannotForgeSessions: someone who can write the store
+// (not the cookie keys) can neither make a session up nor move one to
+// another cookie.
+func TestStoreWriterCannotForgeSessions(t *testing.T) {
+	mem := &recordingStore{Store: store.NewMemory(nil)}
+	h := newHarness(t, harnessOptions{store: mem})
+	alice, bob := h.browser(), h.browser()
+	h.login(alice, "alice", "admins")
+	h.login(bob, "bob", "dev")
+	// Find both stored sessions and swap their values.
+	keys := mem.sessionKeys()
+	if len(keys) != 2 {
+		t.Fatalf("%d sessions stored, want 2", len(keys))
+	}
+	v0, _ := mem.Get(t.Context(), keys[0])
+	v1, _ := mem.Get(t.Context(), keys[1])
+	_ = mem.Put(t.Context(), keys[0], v1, time.Hour)
+	_ = mem.Put(t.Context(), keys[1], v0, time.Hour)
+	if a, b := h.signedInAs(alice), h.signedInAs(bob); a != "" || b != "" {
+		t.Errorf("after swapping stored sessions: alice's cookie is %q, bob's %q; want neither", a, b)
+	}
+	// A made-up session under a real key.
+	_ = mem.Put(t.Context(), keys[0], []byte(`{"u":"root","n":"root","g":["admins"],"c":"x","e":"2999-01-01T00:00:00Z"}`), time.Hour)
+	if who := h.signedInAs(alice); who != "" {
+		t.Errorf("a made-up stored session signs in as %q", who)
+	}
+}
+
+// recordingStore remembers the session keys put into it.
+type recordingStore struct {
+	store.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (r *recordingStore) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "sess:") {
+		r.mu.Lock()
+		if !slices.Contains(r.keys, key) {
+			r.keys = append(r.keys, key)
+		}
+		r.mu.Unlock()
+	}
+	return r.Store.Put(ctx, key, v, ttl)
+}
+
+func (r *recordingStore) sessionKeys() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.keys...)
 }

@@ -447,12 +447,21 @@ func (s *Server) loadSession(x *exchange) (*Session, []byte, error) {
 	if !ok || len(id) != 32 {
 		return nil, nil, nil
 	}
-	b, err := s.store.Get(x.r.Context(), sessionKey(id))
+	key := sessionKey(id)
+	signed, err := s.store.Get(x.r.Context(), key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	// The stored value is signed too, bound to its key: whoever can write
+	// the store (a Redis shared too widely) still cannot make or move a
+	// session.
+	b, ok := x.st.keys.verify("stored session "+key, string(signed))
+	if !ok {
+		s.log.Warn("broker: a stored session does not carry the broker's signature; ignored", "request_id", x.rid)
+		return nil, nil, nil
 	}
 	var sess Session
 	if err := json.Unmarshal(b, &sess); err != nil || !s.now().Before(sess.Expires) {
@@ -730,7 +739,8 @@ func (s *Server) acs(x *exchange) {
 	id := make([]byte, 32)
 	_, _ = rand.Read(id)
 	b, _ := json.Marshal(sess)
-	if err := s.store.Put(x.r.Context(), sessionKey(id), b, cfg.SessionLifetime); err != nil {
+	key := sessionKey(id)
+	if err := s.store.Put(x.r.Context(), key, []byte(st.keys.sign("stored session "+key, b)), cfg.SessionLifetime); err != nil {
 		s.m.storeErrs.WithLabelValues("put").Inc()
 		refuse("store", msgStoreDown, err)
 		return
