@@ -217,10 +217,10 @@ func TestBrokerServesReloadsAndDrains(t *testing.T) {
 	}
 	writeBrokerFile(t, cfg, conf("After", "2h"))
 	reload <- syscall.SIGHUP
-	waitFor(t, func() bool { _, b := get("/elsewhere"); return strings.Contains(b, "After") }, "the reloaded title")
+	waitBroker(t, func() bool { _, b := get("/elsewhere"); return strings.Contains(b, "After") }, "the reloaded title")
 	writeBrokerFile(t, cfg, conf("Broken", "13h"))
 	reload <- syscall.SIGHUP
-	waitFor(t, func() bool {
+	waitBroker(t, func() bool {
 		_, b := get("/metrics")
 		return strings.Contains(b, `rolehop_broker_config_reloads_total{outcome="error"} 1`)
 	}, "a refused reload")
@@ -270,7 +270,7 @@ func (l *brokerLog) String() string {
 	return l.b.String()
 }
 
-func waitFor(t *testing.T, ok func() bool, what string) {
+func waitBroker(t *testing.T, ok func() bool, what string) {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if ok() {
@@ -415,7 +415,7 @@ func TestBrokerTLSReloadsItsCertificate(t *testing.T) {
 	}
 	second := selfSigned(t, certFile, keyFile)
 	reload <- syscall.SIGHUP
-	waitFor(t, func() bool { got, err := served(0); return err == nil && got.Cmp(second) == 0 }, "the renewed certificate")
+	waitBroker(t, func() bool { got, err := served(0); return err == nil && got.Cmp(second) == 0 }, "the renewed certificate")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
