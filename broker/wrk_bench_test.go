@@ -229,6 +229,7 @@ type benchBroker struct {
 	url string
 	idp *samltest.IdP
 	cfg *broker.Config
+	srv *broker.Server
 }
 
 func benchHarness(b *testing.B) *benchBroker {
@@ -261,7 +262,7 @@ func benchHarness(b *testing.B) *benchBroker {
 	ts.Config.Handler = srv
 	ts.Start()
 	b.Cleanup(ts.Close)
-	return &benchBroker{url: u, idp: idp, cfg: cfg}
+	return &benchBroker{url: u, idp: idp, cfg: cfg, srv: srv}
 }
 
 // benchAssertion is an IdP-initiated assertion for alice (admins), valid
@@ -428,4 +429,22 @@ func benchChildPlain() {
 		w.Header().Set("Location", "/")
 		w.WriteHeader(http.StatusSeeOther)
 	}))
+}
+
+// BenchmarkACSLogin: one ACS login in-process (no network): saml.Verify of
+// a signed response and a new session in the memory store.
+func BenchmarkACSLogin(b *testing.B) {
+	bb := benchHarness(b)
+	srv := bb.srv
+	body := url.Values{"SAMLResponse": {bb.benchAssertion(b)}, "RelayState": {"/"}}.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, bb.url+"/saml/acs", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusSeeOther {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
 }
