@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,5 +92,27 @@ func TestConsoleByGroup(t *testing.T) {
 	}
 	if logins := h.auditLines("login"); len(logins) != 2 || logins[0]["outcome"] != "ok" {
 		t.Errorf("audit logins %v", logins)
+	}
+}
+
+// TestSessionTags: with session_tags on, each session carries the user and
+// the groups that allowed the target, cleaned to STS's tag characters.
+func TestSessionTags(t *testing.T) {
+	h := newHarness(t, harnessOptions{extraYAML: "session_tags: true\n"})
+	b := h.browser()
+	h.login(b, "Jürgen Müller <jm@example.org>", "admins", "dev", "unrelated")
+	if r := b.nav(h.url + "/prod-dev"); r.StatusCode != http.StatusFound {
+		t.Fatalf("open prod-dev: %d\n%s", r.StatusCode, lastLines(h.logs.String(), 3))
+	}
+	f := h.bridge.Forms()[0]
+	tags := map[string]string{}
+	for i := 1; f.Get(fmt.Sprintf("Tags.member.%d.Key", i)) != ""; i++ {
+		tags[f.Get(fmt.Sprintf("Tags.member.%d.Key", i))] = f.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+	}
+	if tags["user"] != "Jürgen Müller _jm@example.org_" || tags["groups"] != "admins:dev" || len(tags) != 2 {
+		t.Errorf("session tags %q", tags)
+	}
+	if name := f.Get("RoleSessionName"); !strings.HasPrefix(name, "J_rgen_M_ller__jm@example.org_-") || f.Get("SourceIdentity") != name {
+		t.Errorf("RoleSessionName %q, SourceIdentity %q", name, f.Get("SourceIdentity"))
 	}
 }
