@@ -88,6 +88,7 @@ type Server struct {
 	ready    atomic.Bool
 	acsSlots chan struct{}
 	warned   atomic.Bool
+	metricsH http.Handler
 }
 
 // state is everything derived from one configuration.
@@ -132,6 +133,7 @@ func New(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.m = newMetrics(s.reg)
+	s.metricsH = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	s.acsSlots = make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	st, err := s.prepare(ctx, cfg, nil)
 	if err != nil {
@@ -278,9 +280,7 @@ func (s *Server) SPMetadata() []byte { return slices.Clone(s.st.Load().sp.metada
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // MetricsHandler serves the broker's metrics in the Prometheus format.
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
-}
+func (s *Server) MetricsHandler() http.Handler { return s.metricsH }
 
 // Close closes the store.
 func (s *Server) Close() error { return s.store.Close() }
@@ -334,7 +334,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Without metrics_listen, only a scraper on the same host sees
 		// the metrics (they name every target): set metrics_listen to
 		// serve them to a Prometheus elsewhere.
-		s.MetricsHandler().ServeHTTP(w, r)
+		s.metricsH.ServeHTTP(w, r)
+	case p == "/metrics":
+		s.page(x, msgNotFound, nil)
 	case p == "/static/broker.css":
 		h.Set("Content-Type", "text/css; charset=utf-8")
 		h.Set("Cache-Control", "public, max-age=3600")
