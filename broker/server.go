@@ -679,7 +679,8 @@ func (s *Server) acs(x *exchange) {
 	var entry *pending
 	for i := range ps {
 		if subtle.ConstantTimeCompare([]byte(ps[i].Relay), []byte(relay)) == 1 {
-			entry = &ps[i]
+			found := ps[i] // a copy: ps is edited below
+			entry = &found
 			break
 		}
 	}
