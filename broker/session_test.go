@@ -241,3 +241,29 @@ func TestMetricsOnlyFromLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginsInSeveralTabs: a browser may have up to three logins under way
+// (tabs); each answer is taken once, the others stay pending, and a fourth
+// start drops the oldest.
+func TestLoginsInSeveralTabs(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser()
+	var reqs []authnRequest
+	for range 4 {
+		reqs = append(reqs, h.startLogin(b, "/prod-dev"))
+	}
+	answer := func(req authnRequest) int {
+		return h.postACS(b, b64(craft(t, h.idp, h.shape(req, "alice", "dev"))), req.Relay).StatusCode
+	}
+	if code := answer(reqs[0]); code != http.StatusBadRequest {
+		t.Errorf("the oldest of four starts: %d, want 400 (dropped)", code)
+	}
+	for i, req := range reqs[1:] {
+		if code := answer(req); code != http.StatusSeeOther {
+			t.Errorf("tab %d: %d, want 303", i+2, code)
+		}
+	}
+	if code := answer(reqs[2]); code != http.StatusBadRequest {
+		t.Errorf("a tab's request answered twice: %d, want 400", code)
+	}
+}
