@@ -10,7 +10,7 @@ peers: ## install the test peers (apt packages, minio, mc, staticcheck)
 	scripts/install-peers.sh
 
 build: ## build bin/rolehop (static: no dynamic loader at start, ~1 ms faster per run)
-	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/rolehop ./cmd/rolehop
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/ ./cmd/...
 
 bench: ## run the benchmarks (figures go to BENCHMARKS.md)
 	go test -run '^$$' -bench . -benchmem ./...

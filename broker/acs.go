@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/rolehop/rolehop/broker/store"
-	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/saml/samlverify"
 )
 
-// replayCache is the saml.ReplayCache over the store for one request.
+// replayCache is the samlverify.ReplayCache over the store for one request.
 type replayCache struct {
 	ctx    context.Context
 	store  store.Store
@@ -37,14 +37,14 @@ func (c *replayCache) Consume(id string, until time.Time) error {
 		return err
 	}
 	if !ok {
-		return saml.ErrReplay
+		return samlverify.ErrReplay
 	}
 	return nil
 }
 
 // refusalReason names a refused response's cause for metrics and the audit.
 func refusalReason(err error) string {
-	var ve *saml.VerifyError
+	var ve *samlverify.VerifyError
 	if !errors.As(err, &ve) {
 		return "other"
 	}
@@ -52,11 +52,11 @@ func refusalReason(err error) string {
 		err  error
 		name string
 	}{
-		{saml.ErrTooLarge, "too_large"}, {saml.ErrMalformed, "malformed"}, {saml.ErrSignature, "signature"},
-		{saml.ErrIssuer, "issuer"}, {saml.ErrAudience, "audience"}, {saml.ErrRecipient, "recipient"},
-		{saml.ErrDestination, "destination"}, {saml.ErrRequestID, "request_id"}, {saml.ErrStatus, "status"},
-		{saml.ErrExpired, "expired"}, {saml.ErrNotYetValid, "not_yet_valid"}, {saml.ErrReplay, "replay"},
-		{saml.ErrReplayCheck, "store"}, {saml.ErrVerifyConfig, "config"},
+		{samlverify.ErrTooLarge, "too_large"}, {samlverify.ErrMalformed, "malformed"}, {samlverify.ErrSignature, "signature"},
+		{samlverify.ErrIssuer, "issuer"}, {samlverify.ErrAudience, "audience"}, {samlverify.ErrRecipient, "recipient"},
+		{samlverify.ErrDestination, "destination"}, {samlverify.ErrRequestID, "request_id"}, {samlverify.ErrStatus, "status"},
+		{samlverify.ErrExpired, "expired"}, {samlverify.ErrNotYetValid, "not_yet_valid"}, {samlverify.ErrReplay, "replay"},
+		{samlverify.ErrReplayCheck, "store"}, {samlverify.ErrVerifyConfig, "config"},
 	} {
 		if errors.Is(ve.Kind, k.err) {
 			return k.name
@@ -65,7 +65,7 @@ func refusalReason(err error) string {
 	return "other"
 }
 
-// acs is POST /saml/acs: the IdP's answer, checked by saml.Verify only.
+// acs is POST /saml/acs: the IdP's answer, checked by samlverify.Verify only.
 func (s *Server) acs(x *exchange) {
 	if x.r.Method != http.MethodPost {
 		s.page(x, msgMethod, nil)
@@ -107,7 +107,7 @@ func (s *Server) acs(x *exchange) {
 			break
 		}
 	}
-	trust := saml.Trust{
+	trust := samlverify.Trust{
 		Issuer:            st.idp.EntityID,
 		Certs:             st.idp.Certs,
 		Audiences:         []string{cfg.EntityID},
@@ -119,7 +119,7 @@ func (s *Server) acs(x *exchange) {
 	if entry != nil {
 		trust.RequestIDs = []string{entry.ID}
 	}
-	resp, err := saml.Verify(raw, trust, s.now())
+	resp, err := samlverify.Verify(raw, trust, s.now())
 	if err != nil {
 		reason := refusalReason(err)
 		switch reason {

@@ -45,7 +45,7 @@
 // crewjam/saml builds the SP metadata (/saml/metadata, with the requested
 // attributes, no encryption key: assertions are signed, not encrypted) and
 // the AuthnRequests (HTTP-Redirect binding). Every SAMLResponse is checked
-// by saml.Verify, rolehop's one verification path (crewjam/saml and
+// by samlverify.Verify, rolehop's one verification path (crewjam/saml and
 // goxmldsig underneath; nothing hand-written): a signature by the IdP's
 // certificate over the assertion, SHA-1 refused, exactly one assertion,
 // issuer, audience (the broker's entity ID), recipient and destination

@@ -22,14 +22,14 @@ import (
 
 	"github.com/rolehop/rolehop/awsarn"
 	"github.com/rolehop/rolehop/broker/store"
-	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/saml/samlverify"
 )
 
 // Limits of what the broker reads from a request.
 const (
-	// maxACSBody bounds the ACS form: a SAMLResponse of saml.DefaultMaxSize
+	// maxACSBody bounds the ACS form: a SAMLResponse of samlverify.DefaultMaxSize
 	// base64 characters, URL-encoded (up to 3 bytes each), and a RelayState.
-	maxACSBody = 3*saml.DefaultMaxSize + 4096
+	maxACSBody = 3*samlverify.DefaultMaxSize + 4096
 	// maxFormBody bounds the broker's own forms (a CSRF token).
 	maxFormBody = 8 << 10
 	// loginWindow is how long a started login may take at the IdP.

@@ -18,7 +18,7 @@ import (
 	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
 
-	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/saml/samlverify"
 )
 
 // maxMetadataSize bounds the IdP metadata read from a file or URL.
@@ -37,14 +37,14 @@ type IdP struct {
 }
 
 // ParseIdPMetadata reads an IdP's SAML metadata: the entity ID and signing
-// certificates (through saml.ParseIdP, the same reading the verifier
+// certificates (through samlverify.ParseIdP, the same reading the verifier
 // trusts) and the HTTP-Redirect SingleSignOnService, which must be https
 // (http only on loopback).
 func ParseIdPMetadata(b []byte) (*IdP, error) {
 	if len(b) > maxMetadataSize {
 		return nil, fmt.Errorf("idp metadata larger than %d bytes", maxMetadataSize)
 	}
-	entityID, certs, err := saml.ParseIdP(b)
+	entityID, certs, err := samlverify.ParseIdP(b)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func fetchMetadata(ctx context.Context, u string, client *http.Client) ([]byte, 
 }
 
 // sp is the broker's SAML service provider side: crewjam/saml builds its
-// metadata and AuthnRequests; assertions are checked by saml.Verify only.
+// metadata and AuthnRequests; assertions are checked by samlverify.Verify only.
 type sp struct {
 	crew     *crewsaml.ServiceProvider
 	idp      *IdP

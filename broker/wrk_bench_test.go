@@ -179,7 +179,7 @@ func BenchmarkBrokerWrk(b *testing.B) {
 
 	// 2. ACS logins: one genuinely signed assertion (RSA-2048, SHA-256,
 	// Response and Assertion signed) posted over and over; each is
-	// verified by saml.Verify and makes a session.
+	// verified by samlverify.Verify and makes a session.
 	{
 		h := benchHarness(b)
 		body := url.Values{"SAMLResponse": {h.benchAssertion(b)}, "RelayState": {"/"}}.Encode()
@@ -431,7 +431,7 @@ func benchChildPlain() {
 	}))
 }
 
-// BenchmarkACSLogin: one ACS login in-process (no network): saml.Verify of
+// BenchmarkACSLogin: one ACS login in-process (no network): samlverify.Verify of
 // a signed response and a new session in the memory store.
 func BenchmarkACSLogin(b *testing.B) {
 	bb := benchHarness(b)

@@ -53,6 +53,12 @@ func (e *ParseError) Unwrap() []error {
 	return []error{e.Kind}
 }
 
+// NewParseError is a *ParseError of kind (one of the Err values above), for
+// readers of SAML responses outside this package (samlverify).
+func NewParseError(kind error, detail string, cause error) *ParseError {
+	return parseErr(kind, detail, cause)
+}
+
 func parseErr(kind error, detail string, cause error) *ParseError {
 	return &ParseError{Kind: kind, Detail: detail, Err: cause}
 }

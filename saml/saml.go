@@ -38,10 +38,11 @@ const (
 	AttrSourceIdentity  = "https://aws.amazon.com/SAML/Attributes/SourceIdentity"
 )
 
+// SAML 2.0 names.
 const (
-	nsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
-	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
-	statusOK    = "urn:oasis:names:tc:SAML:2.0:status:Success"
+	NSAssertion   = "urn:oasis:names:tc:SAML:2.0:assertion"
+	NSProtocol    = "urn:oasis:names:tc:SAML:2.0:protocol"
+	StatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success"
 )
 
 // Response is what Parse reads from a SAMLResponse, and what Verify
@@ -237,15 +238,15 @@ func parseXML(raw []byte, clean string) (*Response, error) {
 	var asserts []xmlAssertion
 	issuer := doc.Issuer
 	switch doc.XMLName {
-	case xml.Name{Space: nsProtocol, Local: "Response"}:
+	case xml.Name{Space: NSProtocol, Local: "Response"}:
 		asserts = doc.Assertions
-	case xml.Name{Space: nsAssertion, Local: "Assertion"}:
+	case xml.Name{Space: NSAssertion, Local: "Assertion"}:
 		var a xmlAssertion
 		if err := xml.Unmarshal(raw, &a); err != nil {
 			return nil, parseErr(ErrNotXML, trimDetail(err.Error()), err)
 		}
 		asserts = []xmlAssertion{a}
-	case xml.Name{Space: nsAssertion, Local: "EncryptedAssertion"}:
+	case xml.Name{Space: NSAssertion, Local: "EncryptedAssertion"}:
 		return nil, parseErr(ErrEncryptedAssertion, "configure the IdP to sign, not encrypt, assertions for AWS", nil)
 	default:
 		return nil, parseErr(ErrNoAssertion, fmt.Sprintf("root element is %s, want a SAML 2.0 Response", elemName(doc.XMLName)), nil)
@@ -255,7 +256,7 @@ func parseXML(raw []byte, clean string) (*Response, error) {
 		return nil, parseErr(ErrEncryptedAssertion, "configure the IdP to sign, not encrypt, assertions for AWS", nil)
 	case len(asserts) == 0:
 		detail := "the response carries no Assertion"
-		if st := doc.Status.Code.Value; st != "" && st != statusOK {
+		if st := doc.Status.Code.Value; st != "" && st != StatusSuccess {
 			detail = "the IdP answered with status " + statusName(st)
 			if sub := doc.Status.Code.Sub.Value; sub != "" {
 				detail += "/" + statusName(sub)
@@ -318,15 +319,24 @@ func parseXML(raw []byte, clean string) (*Response, error) {
 }
 
 // keepEarliest lowers NotOnOrAfter to t when t is set and earlier.
+// KeepEarliest lowers NotOnOrAfter to t when t is earlier (a zero t is
+// ignored): for readers that build a Response from an assertion's
+// conditions (package samlverify).
+func (r *Response) KeepEarliest(t time.Time) { r.keepEarliest(t) }
+
 func (r *Response) keepEarliest(t time.Time) {
 	if !t.IsZero() && (r.NotOnOrAfter.IsZero() || t.Before(r.NotOnOrAfter)) {
 		r.NotOnOrAfter = t
 	}
 }
 
-// addAttribute records one Attribute (Parse and Verify both read them
-// through here): every attribute into Attributes, and the AWS ones into
-// their fields.
+// AddAttribute records one Attribute as Parse does (samlverify's Verify
+// reads them through here too): every attribute into Attributes, and the AWS
+// ones into their fields.
+func (r *Response) AddAttribute(name string, values []string) error {
+	return r.addAttribute(name, values)
+}
+
 func (r *Response) addAttribute(name string, values []string) error {
 	name = strings.TrimSpace(name)
 	trimmed := make([]string, len(values))

@@ -43,8 +43,8 @@ step go-vet go vet ./...
 step staticcheck "$PEERS_DIR/bin/staticcheck" ./...
 # rolehop's users are on macOS and Windows too: the binary must build there.
 cross_build() {
-  CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/rolehop &&
-    CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/rolehop
+  CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 go build ./cmd/... &&
+    CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build ./cmd/...
 }
 step cross-build cross_build
 # Screenshots the browser tests take (what the user sees) are kept here.

@@ -137,3 +137,39 @@ func TestSignalEndsABlockedRun(t *testing.T) {
 		t.Fatal("rolehop ignored SIGTERM while blocked in open()")
 	}
 }
+
+// TestBrokerRunsItsOwnProgram: `rolehop broker` hands over to
+// rolehop-broker (next to rolehop), whose message and exit code come back;
+// without it, one line says how to install it.
+func TestBrokerRunsItsOwnProgram(t *testing.T) {
+	bin := buildRolehop(t)
+	_, stderr, code := runBin(t, bin, nil, "broker", "--config", "/nonexistent/broker.yaml")
+	if code != 127 || !strings.Contains(stderr, "rolehop-broker not found") || !strings.Contains(stderr, "go install") {
+		t.Errorf("without rolehop-broker: exit %d, stderr %q", code, stderr)
+	}
+	broker := filepath.Join(filepath.Dir(bin), "rolehop-broker")
+	if out, err := exec.Command("go", "build", "-o", broker, "../rolehop-broker").CombinedOutput(); err != nil {
+		t.Fatalf("go build rolehop-broker: %v\n%s", err, out)
+	}
+	_, stderr, code = runBin(t, bin, nil, "broker", "--config", "/nonexistent/broker.yaml")
+	if code != 6 || !strings.HasPrefix(stderr, "rolehop-broker: ") || !strings.Contains(stderr, "/nonexistent/broker.yaml") {
+		t.Errorf("rolehop broker with a missing config: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRolehopLinksNoBroker: the broker's web service, Prometheus and Redis
+// client stay out of the rolehop binary (its start-up cost is paid by every
+// credential_process the AWS CLI runs).
+func TestRolehopLinksNoBroker(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"github.com/rolehop/rolehop/broker", "github.com/prometheus/", "github.com/redis/go-redis"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("rolehop links %s", dep)
+			}
+		}
+	}
+}

@@ -46,6 +46,10 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // usageError marks err as bad input (exit code 2).
 func usageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
 
+// UsageError marks err as bad input (exit code 2), for commands built
+// outside this package (rolehop-broker).
+func UsageError(err error) error { return usageError(err) }
+
 // ExitCode maps an error returned by the root command to the process exit
 // code: an ExitError's code; 2 for invalid parameters and unknown profiles;
 // 3 when the IdP rejected the login; 5 for a failed AWS call (an API error

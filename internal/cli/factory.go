@@ -55,6 +55,12 @@ func (f *Factory) now() time.Time {
 	return time.Now()
 }
 
+// Debug reports whether --debug was given.
+func (f *Factory) Debug() bool { return f.debug }
+
+// SetDebug sets what --debug sets (for roots built outside this package).
+func (f *Factory) SetDebug(on bool) { f.debug = on }
+
 // Logger is the commands' logger: with --debug every record as text on
 // stderr; otherwise only warnings (an IdP without TLS verification, a corrupt
 // cache file replaced, a clock that disagrees with the IdP's), each as one

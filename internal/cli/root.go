@@ -58,6 +58,9 @@ func NewRootCmd(f *Factory, version string) *cobra.Command {
 	return root
 }
 
+// NoArgs rejects positional arguments as a usage error.
+func NoArgs(cmd *cobra.Command, args []string) error { return noArgs(cmd, args) }
+
 // noArgs rejects positional arguments as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

@@ -111,6 +111,10 @@ func sourceOptions(f *Factory, log *slog.Logger) *source.Options {
 	}
 }
 
+// ProfileError marks bad profile definitions and missing credentials as bad
+// input (exit code 2), for commands built outside this package.
+func ProfileError(err error) error { return profileError(err) }
+
 // profileError marks bad profile definitions and missing credentials as bad
 // input (exit code 2).
 func profileError(err error) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/saml/samlverify"
 )
 
 // SAML names AWS sign-in uses.
@@ -65,7 +66,7 @@ func (s *Server) TrustIdP(principalARN string, idp []byte) error {
 	if !rePrincipalARN.MatchString(principalARN) {
 		return fmt.Errorf("stsfake: principal %q is not a saml-provider ARN (arn:aws:iam::123456789012:saml-provider/NAME)", principalARN)
 	}
-	entityID, certs, err := saml.ParseIdP(idp)
+	entityID, certs, err := samlverify.ParseIdP(idp)
 	if err != nil {
 		return fmt.Errorf("stsfake: trust idp %s: %w", principalARN, err)
 	}
@@ -80,8 +81,8 @@ func (s *Server) TrustIdP(principalARN string, idp []byte) error {
 // trust is what AssumeRoleWithSAML verifies an assertion for this IdP
 // against: AWS's audiences and sign-in endpoints, IdP-initiated (AWS sends
 // no AuthnRequest), 5 minutes from issuance, the input size AWS accepts.
-func (idp *trustedIdP) trust() saml.Trust {
-	return saml.Trust{
+func (idp *trustedIdP) trust() samlverify.Trust {
+	return samlverify.Trust{
 		Issuer: idp.entityID, AnyIssuer: idp.entityID == "", Certs: idp.certs,
 		Audiences: SAMLAudiences, Recipients: SAMLRecipients,
 		AllowIdPInitiated: true, MaxAge: samlMaxAge, MaxSize: maxAssertionChars,
@@ -116,25 +117,25 @@ func invalidToken(w http.ResponseWriter, msg string) {
 	WriteError(w, http.StatusBadRequest, "InvalidIdentityToken", msg)
 }
 
-// refuseAssertion answers a *saml.VerifyError as AWS answers that fault.
+// refuseAssertion answers a *samlverify.VerifyError as AWS answers that fault.
 func refuseAssertion(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, saml.ErrExpired):
+	case errors.Is(err, samlverify.ErrExpired):
 		WriteError(w, http.StatusBadRequest, "ExpiredTokenException", msgExpired)
 	case errors.Is(err, saml.ErrNotBase64):
 		invalidToken(w, "Invalid base64 SAMLResponse")
 	case errors.Is(err, saml.ErrBadRoleValue) || errors.Is(err, saml.ErrNotARN) || errors.Is(err, saml.ErrBadValue):
 		// A signed claim AWS cannot read.
 		WriteError(w, http.StatusForbidden, "IDPRejectedClaim", "Invalid SAML assertion claim: "+err.Error())
-	case errors.Is(err, saml.ErrAudience):
+	case errors.Is(err, samlverify.ErrAudience):
 		invalidToken(w, "Invalid audience: the assertion is not for "+SAMLAudience)
-	case errors.Is(err, saml.ErrRecipient):
+	case errors.Is(err, samlverify.ErrRecipient):
 		invalidToken(w, "Invalid SubjectConfirmationData Recipient: the assertion is not for "+SAMLRecipient)
-	case errors.Is(err, saml.ErrDestination):
+	case errors.Is(err, samlverify.ErrDestination):
 		invalidToken(w, "Invalid Destination: the response is not for "+SAMLRecipient)
-	case errors.Is(err, saml.ErrNotYetValid):
+	case errors.Is(err, samlverify.ErrNotYetValid):
 		invalidToken(w, "Assertion is not yet valid (NotBefore or IssueInstant is in the future)")
-	case errors.Is(err, saml.ErrIssuer):
+	case errors.Is(err, samlverify.ErrIssuer):
 		invalidToken(w, "Issuer of the SAML response does not match the metadata of the identity provider")
 	default:
 		invalidToken(w, msgSignature)
@@ -142,7 +143,7 @@ func refuseAssertion(w http.ResponseWriter, err error) {
 }
 
 // assumeRoleWithSAML implements sts:AssumeRoleWithSAML with the checks AWS
-// makes: parameters; the assertion through saml.Verify (crewjam/saml: the
+// makes: parameters; the assertion through samlverify.Verify (crewjam/saml: the
 // XML signature on the Response or Assertion against the principal's
 // trusted certificates, SHA-1 refused, issuer, audience, recipient,
 // destination, validity window, one assertion); then the role/principal
@@ -189,7 +190,7 @@ func (s *Server) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request, form
 		invalidToken(w, "Specified provider doesn't exist.")
 		return
 	}
-	c, err := saml.Verify(assertion, idp.trust(), s.now())
+	c, err := samlverify.Verify(assertion, idp.trust(), s.now())
 	if err != nil {
 		refuseAssertion(w, err)
 		return

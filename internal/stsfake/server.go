@@ -7,7 +7,7 @@
 // It plays what no real peer here can: AssumeRole with AWS's validation (role
 // chaining's 1 hour limit, MaxSessionDuration, required ExternalId and MFA),
 // GetCallerIdentity, AssumeRoleWithSAML (once TrustIdP registers an IdP: the
-// assertion goes through saml.Verify, rolehop's one SAML verifier on
+// assertion goes through samlverify.Verify, rolehop's one SAML verifier on
 // crewjam/saml, with AWS's audiences, sign-in endpoints and 5-minute limit,
 // then the role/principal pair is checked as AWS does; WithMinter can hand
 // out real MinIO credentials), many

@@ -1,6 +1,7 @@
-package saml
-
-// Verify: the one place rolehop decides whether a SAMLResponse is genuine.
+// Package samlverify holds Verify: the one place rolehop decides whether a
+// SAMLResponse is genuine (the test STS and the broker both call it). It is
+// its own package so that programs that only read assertions (package saml)
+// do not link crewjam/saml and its XML-signature stack.
 //
 // The checks themselves are github.com/crewjam/saml's
 // (ServiceProvider.ParseXMLResponse): the XML signature on the Response or
@@ -42,6 +43,7 @@ package saml
 //   - Errors: *VerifyError with a Kind sentinel; its message is written
 //     here and never holds the assertion (crewjam's InvalidResponseError
 //     keeps the whole document: it is dropped, only its cause is kept).
+package samlverify
 
 import (
 	"bytes"
@@ -58,6 +60,8 @@ import (
 
 	"github.com/beevik/etree"
 	crewsaml "github.com/crewjam/saml"
+
+	"github.com/rolehop/rolehop/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
@@ -84,7 +88,7 @@ var (
 	ErrTooLarge = errors.New("saml response is too large")
 	// ErrMalformed means the input is not a SAML 2.0 Response holding
 	// exactly one plain Assertion, or a value in it cannot be read. The
-	// *ParseError kinds (ErrNotBase64, ErrMultipleAssertions, ...) match
+	// *ParseError kinds (saml.ErrNotBase64, saml.ErrMultipleAssertions, ...) match
 	// too where one applies.
 	ErrMalformed = errors.New("saml response is malformed")
 	// ErrSignature means no valid signature by a trusted certificate
@@ -207,7 +211,7 @@ type Trust struct {
 // to AssumeRoleWithSAML; whitespace ignored) against t at now, and returns
 // what it says only when crewjam/saml verified it. Every failure is a
 // *VerifyError; none holds the assertion.
-func Verify(raw string, t Trust, now time.Time) (*Response, error) {
+func Verify(raw string, t Trust, now time.Time) (*saml.Response, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
@@ -231,13 +235,13 @@ func Verify(raw string, t Trust, now time.Time) (*Response, error) {
 		return nil, verifyErr(ErrTooLarge, fmt.Sprintf("over %d characters", maxSize), nil)
 	}
 	if clean == "" {
-		return nil, verifyErr(ErrMalformed, "input is empty", parseErr(ErrNotBase64, "input is empty", nil))
+		return nil, verifyErr(ErrMalformed, "input is empty", saml.NewParseError(saml.ErrNotBase64, "input is empty", nil))
 	}
 	doc, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		var err2 error
 		if doc, err2 = base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "=")); err2 != nil {
-			return nil, verifyErr(ErrMalformed, "not base64", parseErr(ErrNotBase64, "decoding failed", err))
+			return nil, verifyErr(ErrMalformed, "not base64", saml.NewParseError(saml.ErrNotBase64, "decoding failed", err))
 		}
 	}
 
@@ -339,19 +343,19 @@ type preread struct {
 func precheck(doc []byte) (*preread, error) {
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil {
-		return nil, verifyErr(ErrMalformed, "not XML", parseErr(ErrNotXML, trimDetail(err.Error()), err))
+		return nil, verifyErr(ErrMalformed, "not XML", saml.NewParseError(saml.ErrNotXML, trimDetail(err.Error()), err))
 	}
 	root := d.Root()
 	if root == nil {
-		return nil, verifyErr(ErrMalformed, "not XML (no root element)", parseErr(ErrNotXML, "no root element", nil))
+		return nil, verifyErr(ErrMalformed, "not XML (no root element)", saml.NewParseError(saml.ErrNotXML, "no root element", nil))
 	}
-	if root.Tag != "Response" || root.NamespaceURI() != nsProtocol {
+	if root.Tag != "Response" || root.NamespaceURI() != saml.NSProtocol {
 		what := "root element is <" + printable(trimDetail(root.Tag)) + ">"
-		return nil, verifyErr(ErrMalformed, what+", want a SAML 2.0 samlp:Response", parseErr(ErrNoAssertion, what, nil))
+		return nil, verifyErr(ErrMalformed, what+", want a SAML 2.0 samlp:Response", saml.NewParseError(saml.ErrNoAssertion, what, nil))
 	}
 	var asserts []*etree.Element
 	for _, c := range root.ChildElements() {
-		if c.NamespaceURI() != nsAssertion {
+		if c.NamespaceURI() != saml.NSAssertion {
 			continue
 		}
 		switch c.Tag {
@@ -359,21 +363,21 @@ func precheck(doc []byte) (*preread, error) {
 			asserts = append(asserts, c)
 		case "EncryptedAssertion":
 			return nil, verifyErr(ErrMalformed, "the assertion is encrypted; configure the IdP to sign, not encrypt, it",
-				parseErr(ErrEncryptedAssertion, "", nil))
+				saml.NewParseError(saml.ErrEncryptedAssertion, "", nil))
 		}
 	}
 	switch len(asserts) {
 	case 0:
 		if st := root.FindElement("./Status/StatusCode"); st != nil {
-			if v := st.SelectAttrValue("Value", ""); v != statusOK {
+			if v := st.SelectAttrValue("Value", ""); v != saml.StatusSuccess {
 				return nil, verifyErr(ErrStatus, "the IdP answered "+trimDetail(statusName(v)), nil)
 			}
 		}
-		return nil, verifyErr(ErrMalformed, "the response carries no Assertion", parseErr(ErrNoAssertion, "", nil))
+		return nil, verifyErr(ErrMalformed, "the response carries no Assertion", saml.NewParseError(saml.ErrNoAssertion, "", nil))
 	case 1:
 	default:
 		return nil, verifyErr(ErrMalformed, fmt.Sprintf("the response carries %d assertions, want 1", len(asserts)),
-			parseErr(ErrMultipleAssertions, fmt.Sprintf("found %d", len(asserts)), nil))
+			saml.NewParseError(saml.ErrMultipleAssertions, fmt.Sprintf("found %d", len(asserts)), nil))
 	}
 	a := asserts[0]
 	if !hasSignature(root) && !hasSignature(a) {
@@ -495,8 +499,8 @@ func printable(s string) string {
 }
 
 // fromAssertion is the Response of a verified assertion.
-func fromAssertion(a *crewsaml.Assertion, clean string) (*Response, error) {
-	r := &Response{
+func fromAssertion(a *crewsaml.Assertion, clean string) (*saml.Response, error) {
+	r := &saml.Response{
 		Issuer:       strings.TrimSpace(a.Issuer.Value),
 		ID:           a.ID,
 		IssueInstant: a.IssueInstant.UTC(),
@@ -508,7 +512,7 @@ func fromAssertion(a *crewsaml.Assertion, clean string) (*Response, error) {
 		}
 		for i, sc := range s.SubjectConfirmations {
 			if d := sc.SubjectConfirmationData; d != nil {
-				r.keepEarliest(d.NotOnOrAfter.UTC())
+				r.KeepEarliest(d.NotOnOrAfter.UTC())
 				if i == 0 {
 					r.Recipient, r.InResponseTo = d.Recipient, d.InResponseTo
 				}
@@ -519,7 +523,7 @@ func fromAssertion(a *crewsaml.Assertion, clean string) (*Response, error) {
 		if !c.NotBefore.IsZero() {
 			r.NotBefore = c.NotBefore.UTC()
 		}
-		r.keepEarliest(c.NotOnOrAfter.UTC())
+		r.KeepEarliest(c.NotOnOrAfter.UTC())
 		for i := range c.AudienceRestrictions {
 			for _, au := range c.AudienceRestrictions[i].AllAudiences() {
 				if v := strings.TrimSpace(au.Value); v != "" {
@@ -534,7 +538,7 @@ func fromAssertion(a *crewsaml.Assertion, clean string) (*Response, error) {
 			for i, v := range at.Values {
 				values[i] = v.Value
 			}
-			if err := r.addAttribute(at.Name, values); err != nil {
+			if err := r.AddAttribute(at.Name, values); err != nil {
 				return nil, err
 			}
 		}
@@ -672,3 +676,20 @@ func ParseIdP(b []byte) (entityID string, certs []*x509.Certificate, err error) 
 		return "", []*x509.Certificate{c}, nil
 	}
 }
+
+// statusName is the last part of a status URI.
+func statusName(uri string) string {
+	return uri[strings.LastIndex(uri, ":")+1:]
+}
+
+// trimDetail is s on one line, at most 120 bytes, valid UTF-8.
+func trimDetail(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// b64Space removes the whitespace base64 encoders put in long lines.
+var b64Space = strings.NewReplacer(" ", "", "\t", "", "\r", "", "\n", "")

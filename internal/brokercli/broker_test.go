@@ -1,4 +1,4 @@
-package cli
+package brokercli
 
 import (
 	"bufio"
@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolehop/rolehop/internal/cli"
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
@@ -72,20 +73,20 @@ func TestNewCmdBrokerFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"broker"}, ExitUsage, "--config is required"},
-		{[]string{"broker", "--config", "b.yaml", "--log-format", "xml"}, ExitUsage, "--log-format"},
-		{[]string{"broker", "--config", "b.yaml", "extra"}, ExitUsage, "takes no arguments"},
+		{[]string{"broker"}, cli.ExitUsage, "--config is required"},
+		{[]string{"broker", "--config", "b.yaml", "--log-format", "xml"}, cli.ExitUsage, "--log-format"},
+		{[]string{"broker", "--config", "b.yaml", "extra"}, cli.ExitUsage, "takes no arguments"},
 		{[]string{"broker", "-c", "b.yaml", "--check", "--drain", "1s"}, 0, ""},
 	} {
-		ios, _, _, _ := Test()
+		ios, _, _, _ := cli.Test()
 		var got *BrokerOptions
-		cmd := NewCmdBroker(NewFactory(ios), func(o *BrokerOptions) error { got = o; return nil })
+		cmd := NewCmd(cli.NewFactory(ios), func(o *BrokerOptions) error { got = o; return nil })
 		cmd.SetArgs(c.args[1:])
 		cmd.SetOut(io.Discard)
 		cmd.SetErr(io.Discard)
 		err := cmd.Execute()
-		if ExitCode(err) != c.code || (c.want != "" && !strings.Contains(OneLine(err), c.want)) {
-			t.Errorf("%v: exit %d %v, want %d %q", c.args, ExitCode(err), err, c.code, c.want)
+		if cli.ExitCode(err) != c.code || (c.want != "" && !strings.Contains(cli.OneLine(err), c.want)) {
+			t.Errorf("%v: exit %d %v, want %d %q", c.args, cli.ExitCode(err), err, c.code, c.want)
 		}
 		if c.code == 0 && (got == nil || got.ConfigPath != "b.yaml" || !got.Check || got.Drain != time.Second || got.LogFormat != "json") {
 			t.Errorf("%v: options %+v", c.args, got)
@@ -106,9 +107,9 @@ func TestBrokerConfigErrorsNameTheirLines(t *testing.T) {
 		"    role: arn:aws:iam::111111111111:user/Admin\n"+
 		"    groups: [admins]\n"+
 		"    duraton: 1h\n")
-	_, stderr, err := execute(t, "broker", "--config", cfg)
-	if ExitCode(err) != ExitUsage {
-		t.Fatalf("exit %d (%v), want 2", ExitCode(err), err)
+	_, stderr, err := execute(t, "--config", cfg)
+	if cli.ExitCode(err) != cli.ExitUsage {
+		t.Fatalf("exit %d (%v), want 2", cli.ExitCode(err), err)
 	}
 	for _, want := range []string{
 		cfg + ":1:15: external_url: must be https",
@@ -137,16 +138,16 @@ func TestBrokerCheckExplainsAnImpossibleDuration(t *testing.T) {
 	body := "external_url: https://broker.example.org\n" + brokerIdP(t, dir) +
 		"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n    duration: 8h\n"
 	writeBrokerFile(t, cfg, body)
-	_, stderr, err := execute(t, "broker", "--config", cfg, "--check")
-	if ExitCode(err) != ExitUsage || !strings.Contains(stderr, cfg+":8:15: targets.admin.duration: 8h0m0s cannot be granted") ||
+	_, stderr, err := execute(t, "--config", cfg, "--check")
+	if cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(stderr, cfg+":8:15: targets.admin.duration: 8h0m0s cannot be granted") ||
 		!strings.Contains(stderr, "role chaining") || !strings.Contains(stderr, "set duration: 1h or less") {
-		t.Fatalf("exit %d, stderr:\n%s", ExitCode(err), stderr)
+		t.Fatalf("exit %d, stderr:\n%s", cli.ExitCode(err), stderr)
 	}
 	if strings.Contains(stderr, "do-not-print") {
 		t.Errorf("stderr shows a secret:\n%s", stderr)
 	}
 	writeBrokerFile(t, cfg, strings.Replace(body, "duration: 8h", "duration: 45m", 1))
-	stdout, stderr, err := execute(t, "broker", "--config", cfg, "--check")
+	stdout, stderr, err := execute(t, "--config", cfg, "--check")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -156,7 +157,7 @@ func TestBrokerCheckExplainsAnImpossibleDuration(t *testing.T) {
 			t.Errorf("--check output lacks %q:\n%s", want, stdout)
 		}
 	}
-	stdout, _, err = execute(t, "broker", "--config", cfg, "--print-metadata")
+	stdout, _, err = execute(t, "--config", cfg, "--print-metadata")
 	if err != nil || !strings.Contains(stdout, `entityID="https://broker.example.org/saml/metadata"`) ||
 		!strings.Contains(stdout, `Location="https://broker.example.org/saml/acs"`) {
 		t.Fatalf("--print-metadata: %v\n%s", err, stdout)
@@ -176,10 +177,10 @@ func TestBrokerServesReloadsAndDrains(t *testing.T) {
 			"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n    duration: " + duration + "\n"
 	}
 	writeBrokerFile(t, cfg, conf("Before", "1h"))
-	ios, _, _, _ := Test()
+	ios, _, _, _ := cli.Test()
 	errOut := &brokerLog{}
 	ios.ErrOut = errOut
-	f := NewFactory(ios)
+	f := cli.NewFactory(ios)
 	reload := make(chan os.Signal, 1)
 	addrs := make(chan string, 1)
 	opts := &BrokerOptions{F: f, ConfigPath: cfg, LogFormat: "json", Drain: 300 * time.Millisecond, reload: reload,
@@ -288,7 +289,7 @@ func TestBrokerProcessSignals(t *testing.T) {
 	good := "listen: 127.0.0.1:0\nexternal_url: http://127.0.0.1:8080\n" + brokerIdP(t, dir) +
 		"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n"
 	writeBrokerFile(t, cfg, good)
-	cmd := exec.Command(rolehopBinary(t), "broker", "--config", cfg, "--drain", "0")
+	cmd := exec.Command(brokerBinary(t), "--config", cfg, "--drain", "0")
 	cmd.Env = procEnv(t, "AWS_ACCESS_KEY_ID=AKIABROKEREXAMPLE", "AWS_SECRET_ACCESS_KEY=broker-secret-do-not-print", "AWS_REGION=us-east-1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -380,7 +381,7 @@ func TestBrokerTLSReloadsItsCertificate(t *testing.T) {
 	cfg := filepath.Join(dir, "broker.yaml")
 	writeBrokerFile(t, cfg, "listen: 127.0.0.1:0\nexternal_url: https://127.0.0.1:8443\ntls_cert_file: "+certFile+"\ntls_key_file: "+keyFile+"\n"+
 		brokerIdP(t, dir)+"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n")
-	ios, _, _, _ := Test()
+	ios, _, _, _ := cli.Test()
 	ios.ErrOut = &brokerLog{}
 	reload := make(chan os.Signal, 1)
 	addrs := make(chan string, 1)
@@ -388,7 +389,7 @@ func TestBrokerTLSReloadsItsCertificate(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runBroker(ctx, &BrokerOptions{F: NewFactory(ios), ConfigPath: cfg, LogFormat: "json", reload: reload,
+		done <- runBroker(ctx, &BrokerOptions{F: cli.NewFactory(ios), ConfigPath: cfg, LogFormat: "json", reload: reload,
 			listening: func(a, _ string) { addrs <- a }})
 	}()
 	var addr string
@@ -424,8 +425,8 @@ func TestBrokerTLSReloadsItsCertificate(t *testing.T) {
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := execute(t, "broker", "--config", cfg)
-	if ExitCode(err) != ExitUsage || !strings.Contains(OneLine(err), "readable by others") {
-		t.Errorf("a world-readable key: exit %d %v", ExitCode(err), err)
+	_, _, err := execute(t, "--config", cfg)
+	if cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(cli.OneLine(err), "readable by others") {
+		t.Errorf("a world-readable key: exit %d %v", cli.ExitCode(err), err)
 	}
 }

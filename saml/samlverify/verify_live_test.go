@@ -1,4 +1,4 @@
-package saml_test
+package samlverify_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rolehop/rolehop/internal/testpeer"
-	"github.com/rolehop/rolehop/saml"
+	"github.com/rolehop/rolehop/saml/samlverify"
 )
 
 // TestVerifyLiveSimpleSAMLphp verifies fresh responses from a real
@@ -30,18 +30,18 @@ func TestVerifyLiveSimpleSAMLphp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entityID, certs, err := saml.ParseIdP(metadata)
+	entityID, certs, err := samlverify.ParseIdP(metadata)
 	if err != nil || entityID != idp.EntityID {
 		t.Fatalf("ParseIdP: %q %v", entityID, err)
 	}
 
-	aws := saml.Trust{Issuer: entityID, Certs: certs, Audiences: []string{testpeer.AWSEntityID},
+	aws := samlverify.Trust{Issuer: entityID, Certs: certs, Audiences: []string{testpeer.AWSEntityID},
 		Recipients: []string{testpeer.AWSACS}, AllowIdPInitiated: true}
 	b64, err := idp.LoginAWS(ctx, "alice", "alicepass")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := saml.Verify(b64, aws, time.Now())
+	r, err := samlverify.Verify(b64, aws, time.Now())
 	if err != nil {
 		t.Fatalf("genuine response: %v", err)
 	}
@@ -50,8 +50,8 @@ func TestVerifyLiveSimpleSAMLphp(t *testing.T) {
 		t.Fatalf("verified response: %+v", r)
 	}
 	// The broker's audience is not AWS's: the same response is refused there.
-	broker := saml.Trust{Issuer: entityID, Certs: certs, Audiences: []string{brokerID}, Recipients: []string{brokerACS}, AllowIdPInitiated: true}
-	if _, err := saml.Verify(b64, broker, time.Now()); !errors.Is(err, saml.ErrDestination) {
+	broker := samlverify.Trust{Issuer: entityID, Certs: certs, Audiences: []string{brokerID}, Recipients: []string{brokerACS}, AllowIdPInitiated: true}
+	if _, err := samlverify.Verify(b64, broker, time.Now()); !errors.Is(err, samlverify.ErrDestination) {
 		t.Errorf("AWS response at the broker: %v", err)
 	}
 
@@ -59,7 +59,7 @@ func TestVerifyLiveSimpleSAMLphp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = saml.Verify(b64, broker, time.Now())
+	r, err = samlverify.Verify(b64, broker, time.Now())
 	if err != nil {
 		t.Fatalf("broker response: %v", err)
 	}
@@ -67,7 +67,7 @@ func TestVerifyLiveSimpleSAMLphp(t *testing.T) {
 		t.Errorf("broker attributes: %v", r.Attributes)
 	}
 	// Past the default 90 s after issue it is refused.
-	if _, err := saml.Verify(b64, broker, r.IssueInstant.Add(saml.DefaultMaxAge+time.Second)); !errors.Is(err, saml.ErrExpired) {
+	if _, err := samlverify.Verify(b64, broker, r.IssueInstant.Add(samlverify.DefaultMaxAge+time.Second)); !errors.Is(err, samlverify.ErrExpired) {
 		t.Errorf("stale broker response: %v", err)
 	}
 }
