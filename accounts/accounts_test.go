@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -254,5 +255,23 @@ func TestOrganizationsThrottlingAndSignature(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "wrong-secret") {
 		t.Error("the secret is in the error")
+	}
+}
+
+func TestValidateParentMatchesOrganizationsPatterns(t *testing.T) {
+	// The patterns AWS Organizations documents for ParentId.
+	ou := regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
+	root := regexp.MustCompile(`^r-[0-9a-z]{4,32}$`)
+	ids := []string{
+		"ou-ab12-cdef3456", "ou-abcd-12345678901234567890123456789012", "r-ab12", "r-" + strings.Repeat("a", 32),
+		"ou-abc-cdef3456", "ou-ab12-cdef345", "ou-AB12-cdef3456", "ou-ab12cdef3456", "ou-ab12-cdef-3456",
+		"r-abc", "r-" + strings.Repeat("a", 33), "r-ab_12", "R-ab12", "ou-ab12-cdef3456\n", " r-ab12", "", "ou-", "r-",
+		"ou-" + strings.Repeat("a", 33) + "-cdef3456", "123456789012",
+	}
+	for _, id := range ids {
+		want := ou.MatchString(id) || root.MatchString(id)
+		if got := ValidateParent(id) == nil; got != want {
+			t.Errorf("ValidateParent(%q) accepted = %v, the documented pattern says %v", id, got, want)
+		}
 	}
 }
