@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/rolehop/rolehop/internal/atomicfile"
 )
 
@@ -29,11 +27,28 @@ const (
 	KeyOutput     = "output"
 )
 
+// AWSCredentials is the layout of aws-sdk-go-v2's aws.Credentials, spelled out
+// so that this package does not import the SDK (the credential_process fast
+// path, cmd/rolehop-credential-process, reads AWS files and must not link
+// it). It is an alias of an unnamed struct type, so an aws.Credentials value
+// is passed as it is: CredentialValues(creds) with creds an aws.Credentials
+// compiles unchanged. Should the SDK ever change that struct, the call sites
+// stop compiling rather than misbehave.
+type AWSCredentials = struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Source          string
+	CanExpire       bool
+	Expires         time.Time
+	AccountID       string
+}
+
 // CredentialValues returns the keys to write for c: the access key, the
 // secret key, the session token (when there is one) and, when c expires, its
 // expiry as KeyExpiration. Use Update.Unset with the keys it leaves out to
 // drop stale ones.
-func CredentialValues(c aws.Credentials) map[string]string {
+func CredentialValues(c AWSCredentials) map[string]string {
 	m := map[string]string{
 		KeyAccessKeyID:     c.AccessKeyID,
 		KeySecretAccessKey: c.SecretAccessKey,
@@ -51,7 +66,7 @@ func CredentialValues(c aws.Credentials) map[string]string {
 // file: CredentialValues(c), and the session token and expiry removed when c
 // has none, so that a profile once holding temporary credentials never
 // keeps a stale token or expiry beside new long-term keys.
-func CredentialsUpdate(profile string, c aws.Credentials) Update {
+func CredentialsUpdate(profile string, c AWSCredentials) Update {
 	set := CredentialValues(c)
 	var unset []string
 	for _, k := range []string{KeySessionToken, KeyExpiration} {

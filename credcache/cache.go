@@ -68,27 +68,24 @@
 package credcache
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
+	"github.com/rolehop/rolehop/internal/credfile"
 )
 
 // DefaultRefreshWindow is how long before expiry an entry is replaced: 15
 // minutes, as the AWS CLI does.
-const DefaultRefreshWindow = 15 * time.Minute
+const DefaultRefreshWindow = credfile.DefaultRefreshWindow
 
 // lockRetry is how often a waiting process re-tries the key's lock.
 const lockRetry = 10 * time.Millisecond
@@ -105,11 +102,10 @@ const DefaultLockTimeout = time.Minute
 // An entry expiring later was not written from an STS answer and is
 // refused; fetched credentials that expire later are returned but not
 // cached.
-const MaxLifetime = 36 * time.Hour
+const MaxLifetime = credfile.MaxLifetime
 
-// maxEntryBytes bounds an entry file: an AssumeRole answer with the AWS
-// CLI's response metadata is a few kilobytes.
-const maxEntryBytes = 64 << 10
+// maxEntryBytes bounds an entry file.
+const maxEntryBytes = credfile.MaxEntryBytes
 
 // staleTempAge is how old a leftover temporary file must be before it is
 // removed.
@@ -117,7 +113,7 @@ const staleTempAge = time.Minute
 
 var (
 	// ErrInvalidKey is returned for a key that cannot be a file name.
-	ErrInvalidKey = errors.New("credcache: invalid cache key")
+	ErrInvalidKey = credfile.ErrInvalidKey
 	// ErrNoExpiry is returned when fetch returns credentials that never
 	// expire: they have nothing to do in a cache of temporary credentials.
 	ErrNoExpiry = errors.New("credcache: fetched credentials have no expiration")
@@ -152,32 +148,14 @@ type Entry struct {
 }
 
 // AssumedRoleUser is the STS AssumedRoleUser element.
-type AssumedRoleUser struct {
-	AssumedRoleId string `json:"AssumedRoleId"`
-	Arn           string `json:"Arn"`
-}
+type AssumedRoleUser = credfile.AssumedRoleUser
 
 // DefaultDir returns $XDG_CACHE_HOME/rolehop/creds, or
 // ~/.cache/rolehop/creds when XDG_CACHE_HOME is unset or not absolute.
-func DefaultDir() (string, error) {
-	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "rolehop", "creds"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("credcache: cannot find the home folder for the cache; set HOME or XDG_CACHE_HOME: %w", err)
-	}
-	return filepath.Join(home, ".cache", "rolehop", "creds"), nil
-}
+func DefaultDir() (string, error) { return credfile.DefaultDir() }
 
 // AWSCLIDir returns ~/.aws/cli/cache, the AWS CLI's assume-role cache.
-func AWSCLIDir() (string, error) {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("credcache: cannot find the home folder; set HOME: %w", err)
-	}
-	return filepath.Join(home, ".aws", "cli", "cache"), nil
-}
+func AWSCLIDir() (string, error) { return credfile.AWSCLIDir() }
 
 // Get returns the credentials cached under key, calling fetch when there are
 // none, they are corrupt, or they are inside the refresh window. A fresh
@@ -305,11 +283,7 @@ func (c *Cache) lockTimeout() time.Duration {
 	return DefaultLockTimeout
 }
 
-// isTemp recognises atomicfile's temporary files for entries
-// (".<key>.json.<random>.tmp").
-func isTemp(name string) bool {
-	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") && strings.Contains(name, ".json.")
-}
+func isTemp(name string) bool { return credfile.IsTemp(name) }
 
 // Delete removes the entry for key; a missing entry is not an error.
 func (c *Cache) Delete(key string) error {
@@ -361,61 +335,18 @@ func (c *Cache) fresh(e Entry) bool {
 	return c.now().Before(e.Credentials.Expires.Add(-c.window()))
 }
 
-func checkKey(key string) error {
-	if key == "" || key == "." || key == ".." || len(key) > 200 {
-		return fmt.Errorf("%w %q: use AssumeRoleKey or HashArgs to make one", ErrInvalidKey, key)
-	}
-	for _, r := range key {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
-		if !ok {
-			return fmt.Errorf("%w %q: only letters, digits, '-', '_' and '.' are allowed", ErrInvalidKey, key)
-		}
-	}
-	return nil
-}
+func checkKey(key string) error { return credfile.CheckKey(key) }
 
-// fileEntry is the AWS CLI's JSON layout.
-type fileEntry struct {
-	Credentials *struct {
-		AccessKeyId     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-		SessionToken    string `json:"SessionToken"`
-		Expiration      string `json:"Expiration"`
-	} `json:"Credentials"`
-	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty"`
-	ResponseMetadata map[string]any   `json:"ResponseMetadata"`
-}
-
-// load reads and validates the entry name in d. A missing file is absent
-// with no reason; a file rolehop cannot trust, a corrupt or foreign one is
-// absent with the reason (which never quotes the file), and is replaced by
-// the next fetch.
+// load reads and validates the entry name in d (credfile.Load). A missing
+// file is absent with no reason; a file rolehop cannot trust, a corrupt or
+// foreign one is absent with the reason (which never quotes the file), and
+// is replaced by the next fetch.
 func (c *Cache) load(d *atomicfile.Dir, name string) (Entry, bool, string) {
-	data, _, err := d.ReadFile(name, maxEntryBytes, atomicfile.CheckPrivate)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return Entry{}, false, ""
-		}
-		var nr *atomicfile.NotRegularError
-		switch {
-		case errors.As(err, &nr):
-			return Entry{}, false, "it is " + nr.Kind + ", not a file rolehop wrote"
-		case errors.Is(err, atomicfile.ErrTooLarge):
-			return Entry{}, false, fmt.Sprintf("it holds more than %d bytes, more than any entry", maxEntryBytes)
-		}
-		return Entry{}, false, err.Error()
-	}
-	e, reason := parse(data)
-	if reason == "" {
-		if limit := c.now().Add(MaxLifetime); e.Credentials.Expires.After(limit) {
-			reason = fmt.Sprintf("it expires at %s, later than STS can issue (%d hours from now)",
-				e.Credentials.Expires.UTC().Format(time.RFC3339), int(MaxLifetime.Hours()))
-		}
-	}
-	if reason != "" {
+	e, ok, reason := credfile.Load(d, name, c.now())
+	if !ok {
 		return Entry{}, false, reason
 	}
-	return e, true, ""
+	return fromFile(e), true, ""
 }
 
 // warnIgnored logs the one warning for an entry load refused.
@@ -425,68 +356,27 @@ func (c *Cache) warnIgnored(d *atomicfile.Dir, name, reason string) {
 	}
 }
 
-// parse returns the entry or a reason it is not one. The reason never
-// quotes the file's content.
+// parse returns the entry or a reason it is not one (credfile.Parse).
 func parse(data []byte) (Entry, string) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return Entry{}, "the file is empty"
+	e, reason := credfile.Parse(data)
+	if reason != "" {
+		return Entry{}, reason
 	}
-	var f fileEntry
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return Entry{}, "the JSON ends early (a torn or truncated file)"
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return Entry{}, fmt.Sprintf("not valid JSON (error at byte %d)", se.Offset)
-		}
-		return Entry{}, "not a credential cache entry (unexpected JSON types)"
-	}
-	if f.Credentials == nil {
-		return Entry{}, "no Credentials object"
-	}
-	cr := f.Credentials
-	switch {
-	case cr.AccessKeyId == "":
-		return Entry{}, "Credentials.AccessKeyId is missing"
-	case cr.SecretAccessKey == "":
-		return Entry{}, "Credentials.SecretAccessKey is missing"
-	case cr.SessionToken == "":
-		return Entry{}, "Credentials.SessionToken is missing"
-	case cr.Expiration == "":
-		return Entry{}, "Credentials.Expiration is missing"
-	}
-	exp, err := parseExpiration(cr.Expiration)
-	if err != nil {
-		return Entry{}, "Credentials.Expiration is not a timestamp"
-	}
-	return Entry{
-		Credentials: aws.Credentials{
-			AccessKeyID:     cr.AccessKeyId,
-			SecretAccessKey: cr.SecretAccessKey,
-			SessionToken:    cr.SessionToken,
-			Source:          "rolehop credcache",
-			CanExpire:       true,
-			Expires:         exp,
-		},
-		AssumedRoleUser: f.AssumedRoleUser,
-	}, ""
+	return fromFile(e), ""
 }
 
-// parseExpiration reads RFC 3339 (rolehop, boto3 isoformat) and botocore's
-// "2006-01-02T15:04:05UTC" (the AWS CLI's cache files).
-func parseExpiration(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+func fromFile(e credfile.Entry) Entry {
+	return Entry{
+		Credentials: aws.Credentials{
+			AccessKeyID:     e.AccessKeyID,
+			SecretAccessKey: e.SecretAccessKey,
+			SessionToken:    e.SessionToken,
+			Source:          "rolehop credcache",
+			CanExpire:       true,
+			Expires:         e.Expires,
+		},
+		AssumedRoleUser: e.AssumedRoleUser,
 	}
-	if rest, ok := strings.CutSuffix(s, "UTC"); ok {
-		return time.Parse("2006-01-02T15:04:05.999999999", rest)
-	}
-	if rest, ok := strings.CutSuffix(s, "GMT"); ok {
-		return time.Parse("2006-01-02T15:04:05.999999999", rest)
-	}
-	return time.Time{}, fmt.Errorf("unknown timestamp format")
 }
 
 func (c *Cache) write(d *atomicfile.Dir, name string, e Entry) error {
@@ -497,23 +387,15 @@ func (c *Cache) write(d *atomicfile.Dir, name string, e Entry) error {
 	return d.Write(name, data, atomicfile.Options{Perm: 0o600, MidWrite: testHookMidWrite})
 }
 
-// encode is an entry in the AWS CLI's JSON layout.
+// encode is an entry in the AWS CLI's JSON layout (credfile.Encode).
 func encode(e Entry) ([]byte, error) {
-	var f fileEntry
-	f.Credentials = &struct {
-		AccessKeyId     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-		SessionToken    string `json:"SessionToken"`
-		Expiration      string `json:"Expiration"`
-	}{
-		AccessKeyId:     e.Credentials.AccessKeyID,
+	return credfile.Encode(credfile.Entry{
+		AccessKeyID:     e.Credentials.AccessKeyID,
 		SecretAccessKey: e.Credentials.SecretAccessKey,
 		SessionToken:    e.Credentials.SessionToken,
-		Expiration:      e.Credentials.Expires.UTC().Format(time.RFC3339),
-	}
-	f.AssumedRoleUser = e.AssumedRoleUser
-	f.ResponseMetadata = map[string]any{}
-	return json.Marshal(f)
+		Expires:         e.Credentials.Expires,
+		AssumedRoleUser: e.AssumedRoleUser,
+	})
 }
 
 // testHookMidWrite, when set (only by this package's tests), runs after
