@@ -8,12 +8,13 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/rolehop/rolehop/internal/safetext"
+	"github.com/rolehop/rolehop/internal/stsparam"
 )
 
 // Sentinel errors, for errors.Is.
 var (
 	// ErrInvalidParameter: a parameter failed validation; no call was made.
-	ErrInvalidParameter = errors.New("invalid parameter")
+	ErrInvalidParameter = stsparam.ErrInvalidParameter
 	// ErrAssumeRole: STS refused or failed an AssumeRole (or
 	// AssumeRoleWithSAML) call.
 	ErrAssumeRole = errors.New("assume role failed")
@@ -27,18 +28,9 @@ var (
 // ParamError reports a parameter that failed validation before any network
 // call. Field is the STS (or rolehop) parameter name, Rule what it must
 // satisfy. The offending value is not included: some values (ExternalId, MFA
-// codes) are better kept out of logs.
-type ParamError struct {
-	Field string
-	Rule  string
-}
-
-func (e *ParamError) Error() string {
-	return fmt.Sprintf("invalid %s: %s", e.Field, e.Rule)
-}
-
-// Is reports whether target is ErrInvalidParameter.
-func (e *ParamError) Is(target error) bool { return target == ErrInvalidParameter }
+// codes) are better kept out of logs. (It is package stsparam's, which the
+// SDK-free credential_process fast path shares.)
+type ParamError = stsparam.ParamError
 
 // AssumeRoleError reports a failed AssumeRole or AssumeRoleWithSAML call.
 // Code and Message are those STS returned (empty when the call never got an

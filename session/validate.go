@@ -3,18 +3,17 @@ package session
 import (
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/rolehop/rolehop/awsarn"
+	"github.com/rolehop/rolehop/internal/stsparam"
 )
 
 // Limits STS enforces, checked here before any call.
 const (
-	MinDuration        = 15 * time.Minute // shortest AssumeRole session
-	MaxDuration        = 12 * time.Hour   // longest AssumeRole session
-	MaxChainedDuration = time.Hour        // longest session for a chained role
+	MinDuration        = stsparam.MinDuration        // shortest AssumeRole session
+	MaxDuration        = stsparam.MaxDuration        // longest AssumeRole session
+	MaxChainedDuration = stsparam.MaxChainedDuration // longest session for a chained role
 	maxPolicyChars     = 2048
 	maxPolicyARNs      = 10
 	maxTags            = 50
@@ -24,42 +23,25 @@ const (
 // rolehop process links this package, and compiling them all up front cost
 // credential-process (a hot path the AWS CLI runs on every command) ~1.5 ms.
 var (
-	reRoleARN    = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
-	reRoleName   = lazyRegexp(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
-	reSession    = lazyRegexp(`^[\w+=,.@-]{2,64}$`)
-	reExternalID = lazyRegexp(`^[\w+=,.@:/-]+$`)
-	rePolicyARN  = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)
-	reMFASerial  = lazyRegexp(`^(arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:mfa/[\w+=,.@/-]{1,128}|[\w+=,.@-]{9,256})$`)
-	reTokenCode  = lazyRegexp(`^\d{6}$`)
-	reTagKey     = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	reTagValue   = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	reRoleName  = lazyRegexp(`^(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,64}$`)
+	reSession   = lazyRegexp(`^[\w+=,.@-]{2,64}$`)
+	rePolicyARN = lazyRegexp(`^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy/(?:[\x21-\x7E]*/)?[\w+=,.@-]{1,128}$`)
+	reMFASerial = lazyRegexp(`^(arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:mfa/[\w+=,.@/-]{1,128}|[\w+=,.@-]{9,256})$`)
+	reTokenCode = lazyRegexp(`^\d{6}$`)
+	reTagKey    = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	reTagValue  = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
-func perr(field, rule string) error { return &ParamError{Field: field, Rule: rule} }
+func perr(field, rule string) error { return stsparam.Err(field, rule) }
 
 // ValidateAccountID checks that id is a 12-digit AWS account ID.
-func ValidateAccountID(id string) error {
-	if !awsarn.IsAccountID(id) {
-		return perr("account ID", "must be exactly 12 digits, e.g. 123456789012")
-	}
-	return nil
-}
+func ValidateAccountID(id string) error { return stsparam.ValidateAccountID(id) }
 
 // ValidateRoleARN checks the shape of an IAM role ARN.
-func ValidateRoleARN(arn string) error {
-	if !reRoleARN().MatchString(arn) {
-		return perr("RoleArn", "must look like arn:aws:iam::123456789012:role/[path/]NAME (partition aws, aws-cn or aws-us-gov; name [\\w+=,.@-]{1,64})")
-	}
-	return nil
-}
+func ValidateRoleARN(arn string) error { return stsparam.ValidateRoleARN(arn) }
 
 // ValidateSessionName checks an STS RoleSessionName.
-func ValidateSessionName(name string) error {
-	if !reSession().MatchString(name) {
-		return perr("RoleSessionName", `must be 2-64 characters of [\w+=,.@-]`)
-	}
-	return nil
-}
+func ValidateSessionName(name string) error { return stsparam.ValidateSessionName(name) }
 
 func validateRoleName(name string) error {
 	if !reRoleName().MatchString(name) {
@@ -68,12 +50,7 @@ func validateRoleName(name string) error {
 	return nil
 }
 
-func validateDuration(d time.Duration) error {
-	if d != 0 && (d < MinDuration || d > MaxDuration) {
-		return perr("DurationSeconds", "must be between 900s (15m) and 43200s (12h)")
-	}
-	return nil
-}
+func validateDuration(d time.Duration) error { return stsparam.ValidateDuration(d) }
 
 // validate checks the session policy and returns the inline policy as JSON.
 func (p SessionPolicy) validate() (string, error) {
@@ -119,8 +96,8 @@ func (p AssumeRoleParams) validate() (string, error) {
 	if err := validateDuration(p.Duration); err != nil {
 		return "", err
 	}
-	if id := p.ExternalID; id != "" && (len(id) < 2 || len(id) > 1224 || !reExternalID().MatchString(id)) {
-		return "", perr("ExternalId", `must be 2-1224 characters of [\w+=,.@:/-]`)
+	if err := stsparam.ValidateExternalID(p.ExternalID); err != nil {
+		return "", err
 	}
 	if si := p.SourceIdentity; si != "" {
 		if strings.HasPrefix(strings.ToLower(si), "aws:") {
@@ -185,6 +162,4 @@ func (p SAMLParams) Validate() error {
 }
 
 // lazyRegexp returns a function that compiles expr once, on first call.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
+func lazyRegexp(expr string) func() *regexp.Regexp { return stsparam.Lazy(expr) }
