@@ -51,7 +51,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,36 +60,38 @@ import (
 
 	"github.com/rolehop/rolehop/awsfile"
 	"github.com/rolehop/rolehop/credcache"
-	"github.com/rolehop/rolehop/internal/duration"
+	"github.com/rolehop/rolehop/internal/sourcedef"
 	"github.com/rolehop/rolehop/session"
 )
 
 // The rolehop_* keys of a source.
 const (
-	KeyBase       = "rolehop_base"
-	KeyRoleARN    = "rolehop_role_arn"
-	KeyExternalID = "rolehop_external_id"
-	KeyDuration   = "rolehop_duration"
-	KeyRegion     = "region"
+	KeyBase         = sourcedef.KeyBase
+	KeyLogin        = sourcedef.KeyLogin
+	KeyRoleARN      = sourcedef.KeyRoleARN
+	KeyPrincipalARN = sourcedef.KeyPrincipalARN
+	KeyExternalID   = sourcedef.KeyExternalID
+	KeyDuration     = sourcedef.KeyDuration
+	KeyRegion       = sourcedef.KeyRegion
 )
 
 // LoginPrefix marks a base that is a rolehop login profile: login:NAME.
-const LoginPrefix = "login:"
+const LoginPrefix = sourcedef.LoginPrefix
 
 // Sentinel errors, for errors.Is.
 var (
 	// ErrNotFound: the profile has no section in the AWS config file.
 	// errors.Is(err, session.ErrProfileNotFound) is true as well.
-	ErrNotFound = errors.New("profile not found")
+	ErrNotFound = sourcedef.ErrNotFound
 	// ErrNotSource: the profile exists but has no rolehop_role_arn.
-	ErrNotSource = errors.New("not a rolehop source")
+	ErrNotSource = sourcedef.ErrNotSource
 	// ErrInvalid: a source definition is malformed (missing base, bad
 	// duration; bad ARNs and ExternalIds are also session.ErrInvalidParameter).
-	ErrInvalid = errors.New("invalid rolehop source")
+	ErrInvalid = sourcedef.ErrInvalid
 	// ErrCycle: sources name each other as bases in a loop.
-	ErrCycle = errors.New("rolehop source cycle")
-	// ErrLoginUnavailable: a login:NAME base with no Options.Login to
-	// resolve it.
+	ErrCycle = sourcedef.ErrCycle
+	// ErrLoginUnavailable: a login:NAME base (or rolehop_login) with no
+	// Options.Login (Options.SAML) to resolve it.
 	ErrLoginUnavailable = errors.New("login bases unavailable")
 )
 
@@ -148,27 +149,11 @@ func (o *Options) getenv(k string) string {
 // Base is where a chain's first credentials come from: exactly one of
 // Profile (an AWS profile the SDK resolves) and Login (a rolehop login
 // profile name) is set.
-type Base struct {
-	Profile string
-	Login   string
-}
+type Base = sourcedef.Base
 
-// String returns the base as written in rolehop_base.
-func (b Base) String() string {
-	if b.Login != "" {
-		return LoginPrefix + b.Login
-	}
-	return b.Profile
-}
-
-// Hop is one AssumeRole of a chain, defined by one source profile.
-type Hop struct {
-	Profile    string        // the profile holding the definition
-	RoleARN    string        // rolehop_role_arn
-	ExternalID string        // rolehop_external_id
-	Duration   time.Duration // rolehop_duration; 0 means STS's default (1h)
-	Region     string        // the profile's region, if any
-}
+// Hop is one role assumption of a chain, defined by one source profile
+// (AssumeRole, or AssumeRoleWithSAML for a rolehop_login source).
+type Hop = sourcedef.Hop
 
 // Source is a resolved rolehop source: a base and the hops from it to the
 // named profile's role. It is safe for concurrent use.
@@ -190,11 +175,13 @@ type Source struct {
 	opts       Options
 	configFile string
 	cache      *credcache.Cache
+	def        *sourcedef.Def
 }
 
 // Resolve reads the source named profile from the AWS config file, follows
-// its base through other sources, and validates every definition. It makes
-// no network call and builds no SDK client.
+// its base through other sources, and validates every definition
+// (internal/sourcedef, which the SDK-free credential_process fast path
+// shares). It makes no network call and builds no SDK client.
 func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error) {
 	var o Options
 	if opts != nil {
@@ -214,178 +201,46 @@ func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error
 	if profile == "" {
 		return nil, fmt.Errorf("%w: no profile given; name the rolehop source profile", ErrInvalid)
 	}
-	// One read and parse of the config file for the whole chain.
+	// One read of the config file for the whole chain.
 	file, fileErr := (&awsfile.File{Path: cfgPath, Kind: awsfile.Config}).Snapshot()
-
-	s := &Source{Profile: profile, opts: o, configFile: cfgPath}
-	seen := map[string]bool{}
-	var path []string // profile names from the named one inward
-	var hops []Hop    // outermost first
-	name := profile
-	for {
-		if seen[name] {
-			path = append(path, name)
-			return nil, fmt.Errorf("%w: %s; make one of these profiles' rolehop_base an AWS profile or login:NAME",
-				ErrCycle, strings.Join(path[indexOf(path, name):], " → "))
+	lookup := func(name string) (map[string]string, error) {
+		if fileErr != nil {
+			return nil, fileErr
 		}
-		seen[name] = true
-		path = append(path, name)
-		var vals map[string]string
-		err := fileErr
-		if err == nil {
-			vals, err = file.Profile(name)
-		}
-		if err != nil {
-			if errors.Is(err, awsfile.ErrProfileNotFound) || errors.Is(err, os.ErrNotExist) {
-				if len(path) == 1 {
-					return nil, &notFoundError{msg: fmt.Sprintf("profile %q not found in %s; add [profile %s] with %s and %s",
-						name, cfgPath, name, KeyBase, KeyRoleARN)}
-				}
-				// An AWS profile only in the credentials file (or one the SDK
-				// reports missing when it is loaded): the base.
-				s.Base = Base{Profile: name}
-				break
-			}
-			return nil, fmt.Errorf("read profile %q: %w", name, err)
-		}
-		roleARN := vals[KeyRoleARN]
-		if roleARN == "" {
-			if len(path) == 1 {
-				return nil, fmt.Errorf("%w: profile %q in %s has no %s; add %s and %s to make it one",
-					ErrNotSource, name, cfgPath, KeyRoleARN, KeyBase, KeyRoleARN)
-			}
-			s.Base = Base{Profile: name}
-			if s.Region == "" {
-				s.Region = vals[KeyRegion]
-			}
-			break
-		}
-		h, base, err := parseHop(name, vals)
-		if err != nil {
-			return nil, err
-		}
-		hops = append(hops, h)
-		if s.Region == "" {
-			s.Region = h.Region
-		}
-		if login, ok := strings.CutPrefix(base, LoginPrefix); ok {
-			if login == "" {
-				return nil, fmt.Errorf("%w: profile %q: %s = login: names no login profile; write login:NAME",
-					ErrInvalid, name, KeyBase)
-			}
-			s.Base = Base{Login: login}
-			break
-		}
-		name = base
+		return file.Profile(name)
 	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		s.Hops = append(s.Hops, hops[i])
-	}
-	if o.Duration != 0 {
-		last := &s.Hops[len(s.Hops)-1]
-		last.Duration = o.Duration
-		if err := session.ValidateAssumeRole(last.RoleARN, last.params()); err != nil {
-			return nil, fmt.Errorf("duration for profile %q: %w", profile, err)
-		}
-	}
-	if o.Region != "" {
-		s.Region = o.Region
-	}
-	key, err := s.cacheKey()
+	d, err := sourcedef.Resolve(profile, lookup, sourcedef.Options{ConfigFile: cfgPath, Duration: o.Duration, Region: o.Region})
 	if err != nil {
+		var nf *sourcedef.NotFoundError
+		if errors.As(err, &nf) {
+			return nil, &notFoundError{msg: nf.Msg}
+		}
 		return nil, err
 	}
-	s.CacheKey = key
+	s := &Source{Profile: d.Profile, Base: d.Base, Hops: d.Hops, Region: d.Region, CacheKey: d.CacheKey,
+		opts: o, configFile: cfgPath, def: d}
 	s.cache = o.Cache
 	if s.cache == nil {
 		s.cache = &credcache.Cache{Logger: o.Logger, Now: o.Now}
 	}
-	o.Logger.Debug("resolved rolehop source", "profile", profile, "base", s.Base.String(), "hops", len(s.Hops), "region", s.Region)
+	o.Logger.Debug("resolved rolehop source", "profile", profile, "base", s.Base.String(), "hops", len(s.Hops), "saml", d.SAML(), "region", s.Region)
 	return s, nil
 }
 
-func indexOf(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return 0
-}
-
-// parseHop validates one source definition and returns it with its base.
-func parseHop(profile string, vals map[string]string) (Hop, string, error) {
-	h := Hop{
-		Profile:    profile,
-		RoleARN:    strings.TrimSpace(vals[KeyRoleARN]),
-		ExternalID: strings.TrimSpace(vals[KeyExternalID]),
-		Region:     strings.TrimSpace(vals[KeyRegion]),
-	}
-	base := strings.TrimSpace(vals[KeyBase])
-	if base == "" {
-		return Hop{}, "", fmt.Errorf("%w: profile %q has %s but no %s; set it to an AWS profile or login:NAME",
-			ErrInvalid, profile, KeyRoleARN, KeyBase)
-	}
-	if d := strings.TrimSpace(vals[KeyDuration]); d != "" {
-		dur, err := duration.Parse(d)
-		if err != nil {
-			return Hop{}, "", fmt.Errorf("%w: profile %q: %s %q is not a duration; write e.g. 1h, 90m or 3600",
-				ErrInvalid, profile, KeyDuration, d)
-		}
-		h.Duration = dur
-	}
-	if err := session.ValidateAssumeRole(h.RoleARN, h.params()); err != nil {
-		return Hop{}, "", fmt.Errorf("profile %q: %w", profile, err)
-	}
-	return h, base, nil
-}
-
-// params are the AssumeRole parameters of a hop.
-func (h Hop) params() session.AssumeRoleParams {
+// hopParams are the AssumeRole parameters of a hop.
+func hopParams(h Hop) session.AssumeRoleParams {
 	return session.AssumeRoleParams{ExternalID: h.ExternalID, Duration: h.Duration}
 }
 
-// options are the session.RoleConfig options of a hop.
-func (h Hop) options(o *Options) func(*session.AssumeRoleOptions) {
+// hopOptions are the session.RoleConfig options of a hop.
+func hopOptions(h Hop, o *Options) func(*session.AssumeRoleOptions) {
 	return func(ro *session.AssumeRoleOptions) {
-		ro.AssumeRoleParams = h.params()
+		ro.AssumeRoleParams = hopParams(h)
 		ro.Region = h.Region
 		ro.Logger = o.Logger
 		ro.Now = o.Now
 		ro.STSOptions = o.STSOptions
 	}
-}
-
-// cacheKey computes CacheKey (see the package documentation).
-func (s *Source) cacheKey() (string, error) {
-	var b strings.Builder
-	if s.Base.Login != "" {
-		b.WriteString("login:" + s.Base.Login)
-	} else {
-		creds, _ := awsfile.CredentialsPath()
-		b.WriteString("profile:" + s.Base.Profile + ";config=" + s.configFile + ";credentials=" + creds)
-	}
-	for _, k := range []string{"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"} {
-		if v := os.Getenv(k); v != "" {
-			b.WriteString(";" + k + "=" + v)
-		}
-	}
-	last := s.Hops[len(s.Hops)-1]
-	for _, h := range s.Hops[:len(s.Hops)-1] {
-		fmt.Fprintf(&b, " > %s;ExternalId=%s;DurationSeconds=%d", h.RoleARN, h.ExternalID, int64(h.Duration/time.Second))
-	}
-	args := map[string]any{"RoleArn": last.RoleARN, "RolehopBase": b.String()}
-	if last.ExternalID != "" {
-		args["ExternalId"] = last.ExternalID
-	}
-	if last.Duration != 0 {
-		args["DurationSeconds"] = int64(last.Duration / time.Second)
-	}
-	key, err := credcache.HashArgs(args)
-	if err != nil {
-		return "", fmt.Errorf("cache key for profile %q: %w", s.Profile, err)
-	}
-	return key, nil
 }
 
 // RoleARN returns the final role's ARN.
@@ -406,7 +261,7 @@ func (s *Source) fetch(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, err
 	}
 	for _, h := range s.Hops {
-		cfg, err = session.RoleConfig(cfg, h.RoleARN, h.options(&s.opts))
+		cfg, err = session.RoleConfig(cfg, h.RoleARN, hopOptions(h, &s.opts))
 		if err != nil {
 			return aws.Credentials{}, fmt.Errorf("profile %q: %w", h.Profile, err)
 		}
