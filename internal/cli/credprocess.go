@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rolehop/rolehop/internal/processdoc"
 )
 
 // CredentialProcessOptions are the inputs of `rolehop credential-process`.
@@ -48,15 +47,6 @@ func NewCmdCredentialProcess(f *Factory, runF func(*CredentialProcessOptions) er
 	return cmd
 }
 
-// processCredentials is the credential_process Version 1 document.
-type processCredentials struct {
-	Version         int
-	AccessKeyId     string //nolint:revive // the wire name
-	SecretAccessKey string
-	SessionToken    string `json:",omitempty"`
-	Expiration      string `json:",omitempty"`
-}
-
 func runCredentialProcess(ctx context.Context, opts *CredentialProcessOptions) error {
 	if opts.Profile == "" {
 		return usageError(errors.New("--profile is required: name the profile, e.g. --profile prod"))
@@ -65,17 +55,11 @@ func runCredentialProcess(ctx context.Context, opts *CredentialProcessOptions) e
 	if err != nil {
 		return err
 	}
-	doc := processCredentials{Version: 1, AccessKeyId: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
-	if c.CanExpire {
-		doc.Expiration = c.Expires.UTC().Format(time.RFC3339)
-	}
 	// Encode first: stdout gets the whole document or nothing.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
+	doc, err := processdoc.Encode(c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.CanExpire, c.Expires)
+	if err != nil {
 		return err
 	}
-	_, err = opts.F.IO.Out.Write(buf.Bytes())
+	_, err = opts.F.IO.Out.Write(doc)
 	return err
 }

@@ -55,11 +55,11 @@ aws_secret_access_key = %s
 region = us-east-1
 
 [profile prod]
-credential_process = %s credential-process --profile prod
+credential_process = %s --profile prod
 rolehop_base = base
 rolehop_role_arn = arn:aws:iam::111111111111:role/Any
 region = us-east-1
-`, deliveryUser, deliverySecret, rolehopBinary(t)))
+`, deliveryUser, deliverySecret, fastBinary(t)))
 	env := procEnv(t, "AWS_CONFIG_FILE="+cfg, "AWS_ENDPOINT_URL_STS="+m.Endpoint, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	return &delivery{m: m, dir: dir, config: cfg, env: env}
 }
@@ -144,6 +144,11 @@ func TestDeliveryToAWSCLIAndBoto3(t *testing.T) {
 		}
 		if doc["AccessKeyId"] == deliveryUser || doc["SessionToken"] == "" {
 			t.Errorf("not temporary credentials: %v", doc["AccessKeyId"])
+		}
+		// The profile's fast program prints the same bytes.
+		fast, stderr, code := d.run(t, nil, fastBinary(t), "--profile", "prod")
+		if code != 0 || fast != out {
+			t.Errorf("rolehop-credential-process: exit %d, %q (stderr %q); rolehop credential-process printed %q", code, fast, stderr, out)
 		}
 	})
 
@@ -349,6 +354,14 @@ func TestCredentialProcessBadInput(t *testing.T) {
 		{[]string{"whoami", "a"}, 2, "a → b → a"},
 	} {
 		out, stderr, code := runRolehop(t, env, tc.args...)
+		if tc.args[0] == "credential-process" {
+			// The fast program hands all of these to rolehop: the same line,
+			// the same exit code.
+			fout, fstderr, fcode := runBinary(t, fastBinary(t), env, tc.args[1:]...)
+			if fout != out || fstderr != stderr || fcode != code {
+				t.Errorf("rolehop-credential-process %v: exit %d, %q %q; rolehop: exit %d, %q %q", tc.args[1:], fcode, fout, fstderr, code, out, stderr)
+			}
+		}
 		if out != "" {
 			t.Errorf("%v: stdout %q, want nothing", tc.args, out)
 		}
@@ -364,13 +377,15 @@ func TestCredentialProcessBadInput(t *testing.T) {
 func TestCredentialProcessConcurrentColdCache(t *testing.T) {
 	srv := stsfake.NewForTest(t, stsfake.WithLatency(200*time.Millisecond))
 	env, cache := stsEnv(t, srv, fakeConfig)
-	bin := rolehopBinary(t)
+	// The fast program, as a profile runs it: every one misses and hands
+	// over to rolehop, whose cache lock lets one of them call STS.
+	bin := fastBinary(t)
 	const n = 50
 	keys := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			cmd := exec.Command(bin, "credential-process", "--profile", "prod")
+			cmd := exec.Command(bin, "--profile", "prod")
 			cmd.Env = env
 			out, err := cmd.Output()
 			var doc map[string]any

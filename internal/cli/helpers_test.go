@@ -26,6 +26,10 @@ var (
 	binOnce  sync.Once
 	binPath  string
 	binError error
+
+	fastOnce  sync.Once
+	fastPath  string
+	fastError error
 )
 
 func TestMain(m *testing.M) {
@@ -38,6 +42,27 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// fastBinary returns the path of rolehop-credential-process built from
+// ./cmd/rolehop-credential-process next to rolehopBinary (where it finds
+// the full rolehop to hand over to), building both on first use.
+func fastBinary(t testing.TB) string {
+	t.Helper()
+	rolehopBinary(t)
+	fastOnce.Do(func() {
+		p := filepath.Join(binDir, "rolehop-credential-process")
+		out, err := exec.Command("go", "build", "-o", p, "github.com/rolehop/rolehop/cmd/rolehop-credential-process").CombinedOutput()
+		if err != nil {
+			fastError = fmt.Errorf("go build: %w\n%s", err, out)
+			return
+		}
+		fastPath = p
+	})
+	if fastError != nil {
+		t.Fatal(fastError)
+	}
+	return fastPath
 }
 
 // rolehopBinary returns the path of the rolehop binary built from
@@ -98,7 +123,13 @@ func procEnv(t testing.TB, extra ...string) []string {
 // exit code.
 func runRolehop(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(rolehopBinary(t), args...)
+	return runBinary(t, rolehopBinary(t), env, args...)
+}
+
+// runBinary runs bin with env and returns stdout, stderr and the exit code.
+func runBinary(t testing.TB, bin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
