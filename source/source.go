@@ -124,6 +124,11 @@ type Options struct {
 	// login profile, for login:NAME bases. nil makes such bases fail with
 	// ErrLoginUnavailable.
 	Login func(ctx context.Context, name string) (aws.Config, error)
+	// SAML returns the SAML session of rolehop login profile name, for
+	// rolehop_login sources, with duration (when not 0) as the session
+	// duration of the roles it assumes. nil makes such sources fail with
+	// ErrLoginUnavailable.
+	SAML func(ctx context.Context, name string, duration time.Duration) (SAMLSession, error)
 	// LoadOptions are added to config.LoadDefaultConfig for AWS-profile bases
 	// and for Config (HTTP client, retryer, ...).
 	LoadOptions []func(*config.LoadOptions) error
@@ -256,13 +261,23 @@ func (s *Source) Credentials(ctx context.Context) (aws.Credentials, error) {
 
 // fetch loads the base and assumes every hop's role.
 func (s *Source) fetch(ctx context.Context) (aws.Credentials, error) {
-	cfg, err := s.baseConfig(ctx)
-	if err != nil {
-		return aws.Credentials{}, err
+	hops := s.Hops
+	var cfg aws.Config
+	if hops[0].SAML {
+		creds, base, err := s.samlHop(ctx, len(hops) > 1)
+		if err != nil || len(hops) == 1 {
+			return creds, err
+		}
+		cfg, hops = base, hops[1:]
+	} else {
+		var err error
+		if cfg, err = s.baseConfig(ctx); err != nil {
+			return aws.Credentials{}, err
+		}
 	}
-	for _, h := range s.Hops {
-		cfg, err = session.RoleConfig(cfg, h.RoleARN, hopOptions(h, &s.opts))
-		if err != nil {
+	for _, h := range hops {
+		var err error
+		if cfg, err = session.RoleConfig(cfg, h.RoleARN, hopOptions(h, &s.opts)); err != nil {
 			return aws.Credentials{}, fmt.Errorf("profile %q: %w", h.Profile, err)
 		}
 	}

@@ -333,7 +333,10 @@ func (r *loginRun) open(ctx context.Context) error {
 }
 
 // defaultNewSession builds a session.SAML from the login profile, with the
-// on-disk assertion cache when cacheSAML is set.
+// on-disk assertion cache when cacheSAML is set. A named login profile logs
+// in through login.Shared: every login signs in afresh (an explicit login),
+// under the cache's lock, and leaves its assertion and IdP session for the
+// credential_process profiles of that login.
 func defaultNewSession(f *Factory, cacheSAML bool) NewSessionFunc {
 	return func(ctx context.Context, lp settings.LoginProfile, p idp.Prompter, log *slog.Logger) (samlSession, error) {
 		var extra []func(*session.SAMLOptions)
@@ -345,7 +348,14 @@ func defaultNewSession(f *Factory, cacheSAML bool) NewSessionFunc {
 			c.Logger, c.ExpectedUser = log, lp.Username
 			extra = append(extra, func(o *session.SAMLOptions) { o.AssertionStore = c })
 		}
-		return login.NewSAML(lp, p, log, f.getenv, extra...)
+		if lp.Name == "" {
+			return login.NewSAML(lp, p, log, f.getenv, extra...)
+		}
+		sh, err := login.NewShared(lp, p, log, f.getenv, login.SharedOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return sh.SAML(extra...)
 	}
 }
 

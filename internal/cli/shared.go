@@ -107,6 +107,7 @@ func sourceOptions(f *Factory, log *slog.Logger) *source.Options {
 		Getenv:        f.getenv,
 		TokenProvider: mfaPrompt(f.IO),
 		Login:         loginBase(f, log),
+		SAML:          samlSource(f, log),
 		LoadOptions:   []func(*config.LoadOptions) error{config.WithLogger(sdkLogger(log))},
 	}
 }
@@ -163,32 +164,102 @@ func mfaPrompt(ios *IOStreams) func() (string, error) {
 }
 
 // loginBase resolves login:NAME bases of sources: the login profile NAME
-// (settings.Resolve: file, ROLEHOP_* environment), logged in through its IdP
-// with prompts on the terminal, its account and role assumed with SAML.
+// (settings.Resolve: file, ROLEHOP_* environment), logged in through its
+// IdP (sharedLogin), its account and role assumed with SAML.
 func loginBase(f *Factory, log *slog.Logger) func(ctx context.Context, name string) (aws.Config, error) {
 	return func(ctx context.Context, name string) (aws.Config, error) {
-		lp, err := settings.Resolve(f.SettingsPath, f.getenv, settings.Overrides{Login: name})
+		lp, sp, err := sharedLogin(f, log, name, 0)
 		if err != nil {
-			return aws.Config{}, settingsError(err)
+			return aws.Config{}, err
 		}
 		if lp.Account == "" || lp.Role == "" {
 			return aws.Config{}, usageError(fmt.Errorf("login profile %q in %s needs account and role to be a rolehop_base; set both", name, lp.SettingsFile))
 		}
-		var prompter idp.Prompter
-		if f.LoginPrompter != nil {
-			prompter, err = f.LoginPrompter(ttyStreams(f.IO), lp)
-		} else {
-			prompter, err = newPrompter(ttyStreams(f.IO), lp, false)
-		}
-		if err != nil {
-			return aws.Config{}, err
-		}
-		sp, err := login.NewSAML(lp, prompter, log, f.getenv)
-		if err != nil {
-			return aws.Config{}, usageError(err)
-		}
 		return session.Config(ctx, sp, lp.Account)
 	}
+}
+
+// samlSource gives rolehop_login sources the SAML session of their login
+// profile (sharedLogin).
+func samlSource(f *Factory, log *slog.Logger) func(ctx context.Context, name string, d time.Duration) (source.SAMLSession, error) {
+	return func(ctx context.Context, name string, d time.Duration) (source.SAMLSession, error) {
+		_, sp, err := sharedLogin(f, log, name, d)
+		return sp, err
+	}
+}
+
+// sharedLogin is the SAML session of login profile name shared by every
+// process (login.Shared): a saved assertion STS still takes, else one login
+// under the cache's lock, silent while the IdP session saved by an earlier
+// login lasts. A password or code is asked on the terminal (/dev/tty);
+// without one, the error names the command that logs in on a terminal.
+func sharedLogin(f *Factory, log *slog.Logger, name string, d time.Duration) (settings.LoginProfile, *session.SAML, error) {
+	lp, err := settings.Resolve(f.SettingsPath, f.getenv, settings.Overrides{Login: name})
+	if err != nil {
+		return lp, nil, settingsError(err)
+	}
+	var prompter idp.Prompter
+	if f.LoginPrompter != nil {
+		prompter, err = f.LoginPrompter(ttyStreams(f.IO), lp)
+	} else {
+		var tp *terminalPrompter
+		tp, err = newPrompter(ttyStreams(f.IO), lp, false)
+		prompter = &noTerminalPrompter{terminalPrompter: tp, login: name}
+	}
+	if err != nil {
+		return lp, nil, err
+	}
+	sh, err := login.NewShared(lp, prompter, log, f.getenv, login.SharedOptions{Reuse: true})
+	if err != nil {
+		return lp, nil, usageError(err)
+	}
+	sp, err := sh.SAML(func(o *session.SAMLOptions) {
+		if d != 0 {
+			o.Duration = d
+		}
+	})
+	if err != nil {
+		return lp, nil, usageError(err)
+	}
+	return lp, sp, nil
+}
+
+// noTerminalPrompter turns "no terminal to ask on" into the one line a
+// credential_process user needs: which command to run first.
+type noTerminalPrompter struct {
+	*terminalPrompter
+	login string
+}
+
+func (p *noTerminalPrompter) needLogin(what string) error {
+	return usageError(fmt.Errorf("logging in to %s needs %s and there is no terminal to ask on; run `rolehop login --login %s` on a terminal first (it saves the assertion and the IdP session for every profile of that login), then try again",
+		p.login, what, p.login))
+}
+
+// Username asks on the terminal, or says what to run first.
+func (p *noTerminalPrompter) Username(ctx context.Context) (string, error) {
+	u, err := p.terminalPrompter.Username(ctx)
+	if errors.Is(err, errNoUsername) {
+		return "", p.needLogin("a username")
+	}
+	return u, err
+}
+
+// Password asks on the terminal, or says what to run first.
+func (p *noTerminalPrompter) Password(ctx context.Context) (string, error) {
+	pw, err := p.terminalPrompter.Password(ctx)
+	if errors.Is(err, errNoPassword) {
+		return "", p.needLogin("a password")
+	}
+	return pw, err
+}
+
+// OTP asks on the terminal, or says what to run first.
+func (p *noTerminalPrompter) OTP(ctx context.Context, factor string) (string, error) {
+	if !p.io.InTerminal {
+		return "", p.needLogin("a one-time code")
+	}
+	return p.terminalPrompter.OTP(ctx, factor)
 }
 
 // newPrompter is the terminal prompter of a login profile: username from the

@@ -90,6 +90,11 @@ func NewSAML(lp settings.LoginProfile, prompter idp.Prompter, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	return newSAML(lp, client, logger, extra...)
+}
+
+// newSAML is the session.SAML of lp logging in through client.
+func newSAML(lp settings.LoginProfile, client idp.Client, logger *slog.Logger, extra ...func(*session.SAMLOptions)) (*session.SAML, error) {
 	opts := append([]func(*session.SAMLOptions){func(o *session.SAMLOptions) {
 		o.Logger, o.Duration, o.Region = logger, lp.Duration, lp.Region
 		if ep := lp.STSEndpoint; ep != "" {

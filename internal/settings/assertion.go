@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -208,4 +209,66 @@ func splitUser(s string) (user, domain string) {
 		return s[:i], s[i+1:]
 	}
 	return s, ""
+}
+
+// STSWindow is how long after its IssueInstant STS takes an assertion in
+// AssumeRoleWithSAML: 5 minutes ("Token must be redeemed within 5 minutes
+// of issuance"), whatever its NotOnOrAfter says.
+const STSWindow = 5 * time.Minute
+
+// stsMargin is how much of the window must be left for an assertion to be
+// handed to STS: the call takes time, and clocks differ.
+const stsMargin = 30 * time.Second
+
+// LiveForSTS reports whether STS still takes r at now: within STSWindow of
+// its IssueInstant and before its NotOnOrAfter, each with a margin.
+func LiveForSTS(r *saml.Response, now time.Time) bool {
+	if !r.IssueInstant.IsZero() && !now.Before(r.IssueInstant.Add(STSWindow-stsMargin)) {
+		return false
+	}
+	return r.NotOnOrAfter.IsZero() || now.Before(r.NotOnOrAfter.Add(-stsMargin))
+}
+
+// LoadForSTS is Load for an assertion about to go to STS: it returns the
+// saved assertion only while LiveForSTS (an assertion past that window but
+// not past its NotOnOrAfter stays on disk: it still lists the roles).
+func (c *AssertionCache) LoadForSTS() (string, *saml.Response, bool) {
+	raw, ok := c.Load()
+	if !ok {
+		return "", nil, false
+	}
+	r, err := saml.Parse(raw)
+	if err != nil || !LiveForSTS(r, c.now()) {
+		return "", nil, false
+	}
+	return raw, r, true
+}
+
+// DefaultLockWait bounds the wait for another process's login under the
+// cache's lock: as long as a person may take to sign in (the browser IdP's
+// default login timeout).
+const DefaultLockWait = 5 * time.Minute
+
+// Lock takes the cache's lock, "<login>.lock" beside the assertion (a
+// regular file of the user's, never followed through a symlink), so that
+// one process logs in while the others wait and then use its assertion. It
+// waits at most wait (0: DefaultLockWait) or until ctx ends; the error then
+// matches atomicfile.ErrLockTimeout or is ctx's.
+func (c *AssertionCache) Lock(ctx context.Context, wait time.Duration) (unlock func(), err error) {
+	if wait <= 0 {
+		wait = DefaultLockWait
+	}
+	d, err := c.openDir(true)
+	if err != nil {
+		return nil, fmt.Errorf("lock the saml assertion cache: %w", err)
+	}
+	lk, err := d.Lock(ctx, strings.TrimSuffix(filepath.Base(c.Path), ".b64")+".lock", atomicfile.LockOptions{Timeout: wait, Retry: 50 * time.Millisecond})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("lock the saml assertion cache: %w", err)
+	}
+	return func() {
+		_ = lk.Unlock()
+		d.Close()
+	}, nil
 }
