@@ -21,7 +21,7 @@ func TestLiveForSTS(t *testing.T) {
 	}{
 		{now.Add(-time.Minute), now.Add(time.Hour), true},
 		{now.Add(-4 * time.Minute), now.Add(time.Hour), true},
-		{now.Add(-5 * time.Minute), now.Add(time.Hour), false},   // STS: 5 minutes after issue
+		{now.Add(-5 * time.Minute), now.Add(time.Hour), false},    // STS: 5 minutes after issue
 		{now.Add(-time.Minute), now.Add(20 * time.Second), false}, // about to expire
 		{time.Time{}, now.Add(time.Hour), true},
 	} {
@@ -88,7 +88,7 @@ func TestIdPSession(t *testing.T) {
 	}
 	cookies := []SavedCookie{
 		{URL: "https://idp.example.com/sso", Name: "sid", Value: "v1", Set: now.Add(-time.Hour)},
-		{URL: "https://idp.example.com/sso", Name: "old", Value: "v2", Set: now.Add(-13 * time.Hour)},    // past the 12 h bound
+		{URL: "https://idp.example.com/sso", Name: "old", Value: "v2", Set: now.Add(-13 * time.Hour)},   // past the 12 h bound
 		{URL: "https://idp.example.com/sso", Name: "gone", Value: "v3", Set: now, Expires: now.Add(-1)}, // deleted
 	}
 	if err := s.Save(cookies); err != nil {
