@@ -213,6 +213,19 @@ func TestBotocoreAgreesOnRandomFiles(t *testing.T) {
 		refused     int
 	)
 	for i, want := range results {
+		// The read path (a streaming scan, then the sections needed) agrees
+		// with botocore as the whole-file parser does.
+		snap, serr := (&File{Path: filepath.Join(dir, fmt.Sprintf("f%03d", i)), Kind: Credentials}).Snapshot()
+		if (serr == nil) != want.OK {
+			t.Errorf("file %q: botocore ok=%v, the read path err=%v", files[i], want.OK, serr)
+		} else if serr == nil {
+			for name, vals := range want.Sections {
+				if got, err := snap.Profile(name); err != nil || !maps.Equal(got, vals) {
+					t.Errorf("file %q, profile %q: botocore reads %q, the read path %q (%v)", files[i], name, vals, got, err)
+				}
+			}
+			snap.Close()
+		}
 		d, err := parse("f", []byte(files[i]))
 		if (err == nil) != want.OK {
 			t.Errorf("file %q: botocore ok=%v, parser err=%v", files[i], want.OK, err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rolehop/rolehop/internal/atomicfile"
@@ -195,39 +196,132 @@ func (f *File) Profile(profile string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer snap.Close()
 	return snap.Profile(profile)
 }
 
-// Snapshot is a file read and parsed once: looking up several profiles in
-// it (a chain of rolehop sources) reads nothing more.
+// Snapshot is a file read and checked once: looking up several profiles
+// in it (a chain of rolehop sources) reads only their sections.
+//
+// Taking it streams the whole file through a small buffer with every check
+// parsing makes (a malformed file is refused with its line, as the AWS CLI
+// refuses it) but keeps only an index of the sections; Profile then reads
+// and parses just the sections it needs, from the file still open. Its cost
+// grows with the file's size only as fast as the file can be read, and its
+// memory not at all. Should the file change between the two (an editor
+// rewriting it in place), the file is read again whole. Close releases the
+// file (an unclosed Snapshot releases it when garbage collected).
 type Snapshot struct {
 	kind Kind
 	path string
-	doc  *document
+
+	mu  sync.Mutex
+	doc *document // the whole file, parsed (a missing file, or a fallback)
+	idx *scanIndex
+	f   *os.File
+	fi  fs.FileInfo
+	src *File
 }
 
-// Snapshot reads and parses the file once.
+// Snapshot reads and checks the file once.
 func (f *File) Snapshot() (*Snapshot, error) {
-	p, d, err := f.read()
+	p, err := f.path()
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{kind: f.Kind, path: p, doc: d}, nil
+	target, err := resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	dir, base := filepath.Split(target)
+	d, err := atomicfile.OpenDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Snapshot{kind: f.Kind, path: p, doc: &document{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("awsfile: cannot open the folder of %s: %w", p, err)
+	}
+	defer d.Close()
+	file, fi, err := d.OpenRegular(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Snapshot{kind: f.Kind, path: p, doc: &document{}}, nil
+	}
+	if err != nil {
+		return nil, fileError(p, target, err)
+	}
+	idx, err := scanFile(p, f.Kind, file, fi.Size())
+	if err != nil {
+		file.Close()
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, fileError(p, target, err)
+	}
+	return &Snapshot{kind: f.Kind, path: p, idx: idx, f: file, fi: fi, src: f}, nil
+}
+
+// Close releases the file. The Snapshot must not be used afterwards.
+func (s *Snapshot) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f, s.idx = nil, nil
+	return err
 }
 
 // Profile returns a profile's keys and values, with the file's [DEFAULT]
 // section's values underneath, as File.Profile does.
 func (s *Snapshot) Profile(profile string) (map[string]string, error) {
-	sec := s.kind.find(s.doc, profile)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, def, err := s.sections(profile)
+	if err != nil {
+		return nil, err
+	}
 	if sec == nil || (s.kind == Credentials && profile == "DEFAULT") {
 		return nil, fmt.Errorf("awsfile: %w: no profile %q in %s", ErrProfileNotFound, profile, s.path)
 	}
 	m := map[string]string{}
-	if def := s.doc.section("DEFAULT"); def != nil {
+	if def != nil {
 		maps.Copy(m, sectionValues(def))
 	}
 	maps.Copy(m, sectionValues(sec))
 	return m, nil
+}
+
+// sections finds profile's section and [DEFAULT]: in the index, or in the
+// whole file when the file changed since the scan.
+func (s *Snapshot) sections(profile string) (sec, def *section, err error) {
+	if s.idx != nil {
+		sec, err = s.idx.find(s.path, s.f, s.kind, profile)
+		if err == nil {
+			def, err = s.idx.named(s.path, s.f, "DEFAULT")
+		}
+		if err == nil {
+			if fi, serr := s.f.Stat(); serr != nil || fi.Size() != s.fi.Size() || !fi.ModTime().Equal(s.fi.ModTime()) {
+				err = errChanged
+			}
+		}
+		if err == nil {
+			return sec, def, nil
+		}
+		// Changed under us (or unreadable now): read it again, whole.
+		_ = s.f.Close()
+		s.f, s.idx = nil, nil
+		_, doc, rerr := s.src.read()
+		if rerr != nil {
+			return nil, nil, rerr
+		}
+		s.doc = doc
+	}
+	if s.doc == nil {
+		return nil, nil, errors.New("awsfile: the snapshot is closed")
+	}
+	return s.kind.find(s.doc, profile), s.doc.section("DEFAULT"), nil
 }
 
 // Apply makes all updates under one lock with one atomic write: the file is

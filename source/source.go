@@ -208,6 +208,9 @@ func Resolve(ctx context.Context, profile string, opts *Options) (*Source, error
 	}
 	// One read of the config file for the whole chain.
 	file, fileErr := (&awsfile.File{Path: cfgPath, Kind: awsfile.Config}).Snapshot()
+	if fileErr == nil {
+		defer file.Close()
+	}
 	lookup := func(name string) (map[string]string, error) {
 		if fileErr != nil {
 			return nil, fileErr

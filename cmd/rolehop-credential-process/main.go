@@ -131,6 +131,7 @@ func serve(args []string, now time.Time) ([]byte, bool) {
 		return nil, false
 	}
 	def, err := sourcedef.Resolve(f.profile, snap.Profile, sourcedef.Options{ConfigFile: cfgPath, Duration: f.duration})
+	_ = snap.Close()
 	if err != nil {
 		return nil, false
 	}
