@@ -165,19 +165,29 @@ func validateUpdate(kind Kind, u Update) error {
 	return nil
 }
 
-// keyRank orders new keys: credentials first, in the order people expect.
-var keyRank = map[string]int{
-	KeyAccessKeyID:     1,
-	KeySecretAccessKey: 2,
-	KeySessionToken:    3,
-	KeyExpiration:      4,
-	KeyRegion:          5,
-	KeyOutput:          6,
+// keyRank orders new keys: credentials first, in the order people expect
+// (a switch, not a map: nothing to build at start).
+func keyRank(k string) int {
+	switch k {
+	case KeyAccessKeyID:
+		return 1
+	case KeySecretAccessKey:
+		return 2
+	case KeySessionToken:
+		return 3
+	case KeyExpiration:
+		return 4
+	case KeyRegion:
+		return 5
+	case KeyOutput:
+		return 6
+	}
+	return 0
 }
 
 func orderKeys(keys []string) []string {
 	slices.SortFunc(keys, func(a, b string) int {
-		ra, rb := keyRank[a], keyRank[b]
+		ra, rb := keyRank(a), keyRank(b)
 		if ra == 0 {
 			ra = 1 << 20
 		}

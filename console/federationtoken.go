@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-var nameChars = regexp.MustCompile(`[^\w+=,.@-]`)
+var nameChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^\w+=,.@-]`) })
 
 // federationToken turns long-term IAM user keys into GetFederationToken
 // credentials.
@@ -53,7 +54,7 @@ func federationToken(ctx context.Context, creds aws.Credentials, opts Options, p
 			}
 		}
 	}
-	name = nameChars.ReplaceAllString(name, "_")
+	name = nameChars().ReplaceAllString(name, "_")
 	if len(name) > 32 {
 		name = name[:32]
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rolehop/rolehop/awsarn"
 )
@@ -16,53 +17,57 @@ type service struct {
 	fragment string
 }
 
-var services = map[string]service{
-	"home":           {"console/home", true, ""},
-	"console":        {"console/home", true, ""},
-	"s3":             {"s3/home", true, ""},
-	"ec2":            {"ec2/home", true, ""},
-	"iam":            {"iam/home", false, "/home"},
-	"lambda":         {"lambda/home", true, "/functions"},
-	"cloudwatch":     {"cloudwatch/home", true, ""},
-	"logs":           {"cloudwatch/home", true, "logsV2:log-groups"},
-	"cloudformation": {"cloudformation/home", true, ""},
-	"cloudtrail":     {"cloudtrail/home", true, ""},
-	"dynamodb":       {"dynamodbv2/home", true, ""},
-	"rds":            {"rds/home", true, ""},
-	"vpc":            {"vpc/home", true, ""},
-	"ecs":            {"ecs/v2/home", true, ""},
-	"eks":            {"eks/home", true, ""},
-	"ecr":            {"ecr/home", true, ""},
-	"sqs":            {"sqs/v3/home", true, ""},
-	"sns":            {"sns/v3/home", true, ""},
-	"kms":            {"kms/home", true, ""},
-	"secretsmanager": {"secretsmanager/home", true, ""},
-	"ssm":            {"systems-manager/home", true, ""},
-	"route53":        {"route53/v2/home", false, ""},
-	"cloudfront":     {"cloudfront/v4/home", false, ""},
-	"billing":        {"billing/home", false, ""},
-	"organizations":  {"organizations/v2/home", false, ""},
-	"apigateway":     {"apigateway/main/apis", true, ""},
-	"stepfunctions":  {"states/home", true, ""},
-	"athena":         {"athena/home", true, ""},
-	"glue":           {"glue/home", true, ""},
-	"elasticache":    {"elasticache/home", true, ""},
-	"kinesis":        {"kinesis/home", true, ""},
-	"events":         {"events/home", true, ""},
-	"acm":            {"acm/home", true, ""},
-	"config":         {"config/home", true, ""},
-	"guardduty":      {"guardduty/home", true, ""},
-	"securityhub":    {"securityhub/home", true, ""},
-	"codebuild":      {"codesuite/codebuild/home", true, ""},
-	"codepipeline":   {"codesuite/codepipeline/home", true, ""},
-	"backup":         {"backup/home", true, ""},
-	"redshift":       {"redshiftv2/home", true, ""},
-}
+// services is built on first use (every rolehop process links this
+// package; few open the console).
+var services = sync.OnceValue(func() map[string]service {
+	return map[string]service{
+		"home":           {"console/home", true, ""},
+		"console":        {"console/home", true, ""},
+		"s3":             {"s3/home", true, ""},
+		"ec2":            {"ec2/home", true, ""},
+		"iam":            {"iam/home", false, "/home"},
+		"lambda":         {"lambda/home", true, "/functions"},
+		"cloudwatch":     {"cloudwatch/home", true, ""},
+		"logs":           {"cloudwatch/home", true, "logsV2:log-groups"},
+		"cloudformation": {"cloudformation/home", true, ""},
+		"cloudtrail":     {"cloudtrail/home", true, ""},
+		"dynamodb":       {"dynamodbv2/home", true, ""},
+		"rds":            {"rds/home", true, ""},
+		"vpc":            {"vpc/home", true, ""},
+		"ecs":            {"ecs/v2/home", true, ""},
+		"eks":            {"eks/home", true, ""},
+		"ecr":            {"ecr/home", true, ""},
+		"sqs":            {"sqs/v3/home", true, ""},
+		"sns":            {"sns/v3/home", true, ""},
+		"kms":            {"kms/home", true, ""},
+		"secretsmanager": {"secretsmanager/home", true, ""},
+		"ssm":            {"systems-manager/home", true, ""},
+		"route53":        {"route53/v2/home", false, ""},
+		"cloudfront":     {"cloudfront/v4/home", false, ""},
+		"billing":        {"billing/home", false, ""},
+		"organizations":  {"organizations/v2/home", false, ""},
+		"apigateway":     {"apigateway/main/apis", true, ""},
+		"stepfunctions":  {"states/home", true, ""},
+		"athena":         {"athena/home", true, ""},
+		"glue":           {"glue/home", true, ""},
+		"elasticache":    {"elasticache/home", true, ""},
+		"kinesis":        {"kinesis/home", true, ""},
+		"events":         {"events/home", true, ""},
+		"acm":            {"acm/home", true, ""},
+		"config":         {"config/home", true, ""},
+		"guardduty":      {"guardduty/home", true, ""},
+		"securityhub":    {"securityhub/home", true, ""},
+		"codebuild":      {"codesuite/codebuild/home", true, ""},
+		"codepipeline":   {"codesuite/codepipeline/home", true, ""},
+		"backup":         {"backup/home", true, ""},
+		"redshift":       {"redshiftv2/home", true, ""},
+	}
+})
 
 // Services returns the known destination shortcuts, sorted.
 func Services() []string {
-	out := make([]string, 0, len(services))
-	for k := range services {
+	out := make([]string, 0, len(services()))
+	for k := range services() {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -94,7 +99,7 @@ func destinationURL(dest string, p awsarn.Partition, region string) (string, err
 		}
 		return u.String(), nil
 	}
-	s, ok := services[strings.ToLower(dest)]
+	s, ok := services()[strings.ToLower(dest)]
 	if !ok {
 		return "", fmt.Errorf("%w %q; use one of %s or an https console URL", ErrUnknownService, dest, strings.Join(Services(), ", "))
 	}

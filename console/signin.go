@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -180,7 +181,7 @@ func redactURLError(err error) error {
 	return err
 }
 
-var nonPrint = regexp.MustCompile(`[^\x20-\x7e]+`)
+var nonPrint = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^\x20-\x7e]+`) })
 
 func redactBody(b []byte, creds aws.Credentials) string {
 	s := string(b)
@@ -189,7 +190,7 @@ func redactBody(b []byte, creds aws.Credentials) string {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}
 	}
-	s = strings.TrimSpace(nonPrint.ReplaceAllString(s, " "))
+	s = strings.TrimSpace(nonPrint().ReplaceAllString(s, " "))
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}

@@ -22,7 +22,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -376,8 +375,19 @@ func (r *Response) addAttribute(name string, values []string) error {
 	return nil
 }
 
-// accountRE is the 12-digit AWS account ID.
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+// isAccountID reports a 12-digit AWS account ID (no regexp to compile at
+// every rolehop start).
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseRole reads one AWS Role attribute value: a role ARN and a
 // saml-provider ARN separated by a comma, in either order, with any
@@ -395,7 +405,7 @@ func ParseRole(value string) (Role, error) {
 	for _, p := range parts {
 		p = strings.TrimSpace(p)
 		a, err := arn.Parse(p)
-		if err != nil || a.Service != "iam" || !accountRE.MatchString(a.AccountID) {
+		if err != nil || a.Service != "iam" || !isAccountID(a.AccountID) {
 			return Role{}, parseErr(ErrNotARN, fmt.Sprintf("%q is not an IAM ARN (arn:aws:iam::ACCOUNT:...)", trimDetail(p)), err)
 		}
 		switch {

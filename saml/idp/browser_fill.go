@@ -262,7 +262,7 @@ func (s *browserLogin) step(ctx context.Context, st *pageState, p *page, fs *fil
 			continue
 		}
 		in := ins[0]
-		if !((f.userField != "" && in.name == f.userField) || (userRE.MatchString(in.hint) && !in.looksOTP())) {
+		if !((f.userField != "" && in.name == f.userField) || (userRE().MatchString(in.hint) && !in.looksOTP())) {
 			continue
 		}
 		if f.userSent {

@@ -181,7 +181,7 @@ func (f *flow) userInput(form *htmlForm) *formInput {
 	}
 	cands := form.visibleTextInputs()
 	for _, in := range cands {
-		if userRE.MatchString(in.hint) && !in.looksOTP() {
+		if userRE().MatchString(in.hint) && !in.looksOTP() {
 			return in
 		}
 	}
@@ -239,7 +239,7 @@ func (f *flow) usernameForm(p *page) *htmlForm {
 		if len(ins) != 1 || form.firstOfType("password") != nil {
 			continue
 		}
-		if (f.userField != "" && ins[0].name == f.userField) || (userRE.MatchString(ins[0].hint) && !ins[0].looksOTP()) {
+		if (f.userField != "" && ins[0].name == f.userField) || (userRE().MatchString(ins[0].hint) && !ins[0].looksOTP()) {
 			return form
 		}
 	}

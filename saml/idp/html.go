@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -207,13 +208,17 @@ func (in *formInput) textual() bool {
 	return false
 }
 
+// The patterns are compiled on first use: every rolehop process links this
+// package, most never read a login form.
 var (
-	otpRE  = regexp.MustCompile(`otp|one-time|one time|passcode|\bcode\b|code\b|token|totp|mfa|2fa|verification|authenticator`)
-	userRE = regexp.MustCompile(`user|login|email|e-mail|uid|account|principal`)
+	otpRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`otp|one-time|one time|passcode|\bcode\b|code\b|token|totp|mfa|2fa|verification|authenticator`)
+	})
+	userRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`user|login|email|e-mail|uid|account|principal`) })
 )
 
 func (in *formInput) looksOTP() bool {
-	return (in.textual() || in.typ == "password") && in.name != "" && otpRE.MatchString(in.hint)
+	return (in.textual() || in.typ == "password") && in.name != "" && otpRE().MatchString(in.hint)
 }
 
 // visibleTextInputs are the inputs a person would fill.
