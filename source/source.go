@@ -11,7 +11,7 @@
 // SDKs and the AWS CLI ignore:
 //
 //	[profile prod]
-//	credential_process = rolehop credential-process --profile prod
+//	credential_process = rolehop-credential-process --profile prod
 //	rolehop_base = hopoff            # an AWS profile, or login:corp
 //	rolehop_role_arn = arn:aws:iam::222222222222:role/Admin
 //	rolehop_external_id = ext-1      # optional

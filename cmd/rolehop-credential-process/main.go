@@ -36,7 +36,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rolehop/rolehop/awsfile"
@@ -47,7 +46,7 @@ import (
 )
 
 // fullName is the full CLI's executable name.
-const fullName = "rolehop"
+var fullName = "rolehop" + exeSuffix
 
 // envChain is source.EnvChain: the profiles rolehop processes up the
 // process tree are resolving.
@@ -159,10 +158,12 @@ func handOver(args []string) int {
 		os.Stderr.WriteString("rolehop-credential-process: " + err.Error() + "\n")
 		return 1
 	}
-	argv := append([]string{fullName, "credential-process"}, args...)
-	err = syscall.Exec(path, argv, os.Environ())
-	os.Stderr.WriteString("rolehop-credential-process: cannot run " + path + ": " + err.Error() + "\n")
-	return 1
+	code, err := run(path, append([]string{fullName, "credential-process"}, args...))
+	if err != nil {
+		os.Stderr.WriteString("rolehop-credential-process: cannot run " + path + ": " + err.Error() + "\n")
+		return 1
+	}
+	return code
 }
 
 // findFull finds the full rolehop: next to self (the running executable),

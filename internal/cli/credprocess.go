@@ -28,7 +28,7 @@ func NewCmdCredentialProcess(f *Factory, runF func(*CredentialProcessOptions) er
 			"CLI and SDKs read from a credential_process. PROFILE is usually a rolehop source (a\n" +
 			"profile of the AWS config file with rolehop_base and rolehop_role_arn):\n\n" +
 			"  [profile prod]\n" +
-			"  credential_process = rolehop credential-process --profile prod\n" +
+			"  credential_process = rolehop-credential-process --profile prod\n" +
 			"  rolehop_base = hopoff\n" +
 			"  rolehop_role_arn = arn:aws:iam::222222222222:role/Admin\n\n" +
 			"Any other profile the AWS SDK resolves works too. A source's credentials come\n" +
