@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
@@ -85,6 +86,29 @@ aws_secret_access_key = static-secret
 		{name: "unknown flag", args: []string{"--debug", "--profile", "prod"}},
 		{name: "profile twice", args: []string{"--profile", "prod", "--profile", "prod"}},
 		{name: "in the source chain", args: []string{"--profile", "prod"}, env: []string{"ROLEHOP_SOURCE_CHAIN=prod"}},
+		{name: "config is a FIFO", args: []string{"--profile", "prod"}, env: []string{"AWS_CONFIG_FILE=" + fifo(t)}},
+		{name: "cache folder open to others", args: []string{"--profile", "prod"}, prep: func(t *testing.T) {
+			dir := filepath.Join(cache, "rolehop", "creds")
+			if err := os.Chmod(dir, 0o770); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		}},
+		{name: "entry is a symlink", args: []string{"--profile", "prod"}, prep: func(t *testing.T) {
+			files, _ := filepath.Glob(filepath.Join(cache, "rolehop", "creds", "*.json"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				other := filepath.Join(t.TempDir(), "entry.json")
+				if err := os.WriteFile(other, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				os.Remove(f)
+				if err := os.Symlink(other, f); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.Remove(f); os.WriteFile(f, b, 0o600) })
+			}
+		}},
 		{name: "entry readable by others", args: []string{"--profile", "prod"}, prep: func(t *testing.T) {
 			files, _ := filepath.Glob(filepath.Join(cache, "rolehop", "creds", "*.json"))
 			for _, f := range files {
@@ -117,4 +141,14 @@ aws_secret_access_key = static-secret
 	if out, stderr, code := runBinary(t, fast, env, "--profile", "static"); code != 0 || !strings.Contains(out, "AKIASTATIC") || strings.Contains(out, "Expiration") {
 		t.Errorf("static profile through the fast program: exit %d, %q %q", code, out, stderr)
 	}
+}
+
+// fifo is a named pipe nobody writes to: opening it for reading would block.
+func fifo(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
