@@ -94,7 +94,11 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintf(f, "%d\n", os.Getpid())
 		f.Close()
 		// Hold the lock a while so that the others queue on it.
-		time.Sleep(300 * time.Millisecond)
+		delay := 300 * time.Millisecond
+		if d, err := time.ParseDuration(os.Getenv("CREDCACHE_FETCH_DELAY")); err == nil {
+			delay = d
+		}
+		time.Sleep(delay)
 		return creds(os.Getpid(), time.Now().Add(time.Hour)), nil
 	})
 	if err != nil {
