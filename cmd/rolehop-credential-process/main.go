@@ -18,6 +18,9 @@
 // source), and reads that one entry (internal/credfile, with credcache's
 // trust checks: a private folder, a regular file of the user's with no
 // group or other bits, opened without following a symlink or blocking).
+// It remembers which entry a profile resolved to for the config file it
+// read, so that while that file is unchanged a warm call only fstats it
+// (resolved.go): the cost of a warm call does not grow with the config.
 //
 // Everything else it hands, with the same arguments and environment, to
 // the full `rolehop credential-process`, which it execs (the process is
@@ -125,23 +128,45 @@ func serve(args []string, now time.Time) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
+	dir, err := credfile.DefaultDir()
+	if err != nil {
+		return nil, false
+	}
+	// A resolution remembered for this very config file: no need to read it.
+	name, named := recordName(cfgPath, f.profile, f.duration)
+	if named {
+		if id, err := awsfile.Identity(cfgPath); err == nil {
+			if key, ok := loadRecord(dir, name, id.ID); ok {
+				e, ok := credfile.Lookup(dir, key, now)
+				if !ok {
+					return nil, false
+				}
+				return encode(e)
+			}
+		}
+	}
 	snap, err := (&awsfile.File{Path: cfgPath, Kind: awsfile.Config}).Snapshot()
 	if err != nil {
 		return nil, false
 	}
 	def, err := sourcedef.Resolve(f.profile, snap.Profile, sourcedef.Options{ConfigFile: cfgPath, Duration: f.duration})
+	id, idErr := snap.Identity()
 	_ = snap.Close()
 	if err != nil {
 		return nil, false
 	}
-	dir, err := credfile.DefaultDir()
-	if err != nil {
-		return nil, false
+	if named && idErr == nil {
+		saveRecord(dir, name, id, def.CacheKey, now)
 	}
 	e, ok := credfile.Lookup(dir, def.CacheKey, now)
 	if !ok {
 		return nil, false
 	}
+	return encode(e)
+}
+
+// encode is the document for a cache entry.
+func encode(e credfile.Entry) ([]byte, bool) {
 	doc, err := processdoc.Encode(e.AccessKeyID, e.SecretAccessKey, e.SessionToken, true, e.Expires)
 	if err != nil {
 		return nil, false

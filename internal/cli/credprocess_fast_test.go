@@ -2,11 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
 )
@@ -151,4 +153,63 @@ func fifo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestFastResolutionRecord: once the config file is more than a second old,
+// the fast program remembers which entry the profile resolved to, and
+// serves from it while the file is unchanged; a changed file is read again
+// and never served from the old record.
+func TestFastResolutionRecord(t *testing.T) {
+	srv := stsfake.NewForTest(t)
+	env, cache := stsEnv(t, srv, fakeConfig)
+	var cfgPath string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "AWS_CONFIG_FILE="); ok {
+			cfgPath = v
+		}
+	}
+	alone, aloneEnv := aloneFast(t, env)
+	time.Sleep(1100 * time.Millisecond) // the config file must be older than a second
+	if _, stderr, code := runBinary(t, fastBinary(t), env, "--profile", "prod"); code != 0 {
+		t.Fatalf("cold: %d %s", code, stderr)
+	}
+	warm, _, code := runBinary(t, alone, aloneEnv, "--profile", "prod")
+	records, _ := filepath.Glob(filepath.Join(cache, "rolehop", "creds", "resolved-*.json"))
+	if code != 0 || len(records) != 1 {
+		t.Fatalf("warm: exit %d, records %v", code, records)
+	}
+	if fi, err := os.Lstat(records[0]); err != nil || fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
+		t.Errorf("record %v %v", fi, err)
+	}
+	// Served from the record while the config is unchanged.
+	if out, _, code := runBinary(t, alone, aloneEnv, "--profile", "prod"); code != 0 || out != warm {
+		t.Errorf("from the record: exit %d %q", code, out)
+	}
+	// prod now names another role: the record is for the old file.
+	b, _ := os.ReadFile(cfgPath)
+	changed := strings.Replace(string(b), "rolehop_role_arn = arn:aws:iam::111111111111:role/Admin\nregion = eu-west-1",
+		"rolehop_role_arn = arn:aws:iam::111111111111:role/Other\nregion = eu-west-1", 1)
+	if err := os.WriteFile(cfgPath, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := runBinary(t, alone, aloneEnv, "--profile", "prod"); code != 1 || out != "" || !strings.Contains(stderr, "cannot find rolehop") {
+		t.Errorf("after changing the role: exit %d, %q %q; want it handed over (a new role, no entry yet)", code, out, stderr)
+	}
+	out, _, code := runBinary(t, fastBinary(t), env, "--profile", "prod")
+	var doc map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil {
+		t.Fatalf("after changing the role: %d %q", code, out)
+	}
+	if is, ok := srv.Issued(fmt.Sprint(doc["AccessKeyId"])); !ok || is.RoleARN != "arn:aws:iam::111111111111:role/Other" {
+		t.Errorf("after changing the role, credentials of %+v", is)
+	}
+	// A record others could write is not used.
+	for _, r := range records {
+		if err := os.Chmod(r, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _, code := runBinary(t, alone, aloneEnv, "--profile", "prod"); code != 0 || got != out {
+		t.Errorf("with a 0644 record: exit %d, %q; want %q, from a full read", code, got, out)
+	}
 }

@@ -154,19 +154,31 @@ func Lookup(dir, key string, now time.Time) (Entry, bool) {
 	if CheckKey(key) != nil {
 		return Entry{}, false
 	}
-	d, err := atomicfile.OpenDir(dir)
-	if err != nil {
+	d, ok := OpenPrivateRO(dir)
+	if !ok {
 		return Entry{}, false
 	}
 	defer d.Close()
-	if uid, _, ok := atomicfile.Owner(d.Info()); ok && (uid != os.Geteuid() || d.Info().Mode().Perm()&0o077 != 0) {
-		return Entry{}, false
-	}
 	e, ok, _ := Load(d, key+".json", now)
 	if !ok || !Fresh(e, now, 0) {
 		return Entry{}, false
 	}
 	return e, true
+}
+
+// OpenPrivateRO opens the cache folder for the fast path: only when it
+// exists, is a real folder, is the user's and is open to no one else (what
+// credcache would tighten or refuse, with a warning, is not used here).
+func OpenPrivateRO(dir string) (*atomicfile.Dir, bool) {
+	d, err := atomicfile.OpenDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	if uid, _, ok := atomicfile.Owner(d.Info()); ok && (uid != os.Geteuid() || d.Info().Mode().Perm()&0o077 != 0) {
+		d.Close()
+		return nil, false
+	}
+	return d, true
 }
 
 // fileEntry is the AWS CLI's JSON layout.
