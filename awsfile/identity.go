@@ -58,7 +58,6 @@ func identityString(dev, ino uint64, size int64, mtime, ctime time.Time) FileIde
 	return FileIdentity{ID: fmt.Sprintf("%d:%d:%d:%d:%d", dev, ino, size, mtime.UnixNano(), ctime.UnixNano()), Changed: changed}
 }
 
-
 // Identity is the identity of the file the snapshot read (its fstat when
 // it was opened); fs.ErrNotExist for a missing file.
 func (s *Snapshot) Identity() (FileIdentity, error) {
