@@ -151,6 +151,7 @@ PY
 printf '[rhbase]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$USER_KEY" "$USER_SECRET" >"$WORK/credentials"
 for n in $SIZES; do make_config "$n" "$WORK/config.$n"; done
 SMALL=$(echo "$SIZES" | awk '{print $1}')
+sleep 1.2 # older than a second: the fast program may remember its resolution
 
 export AWS_SHARED_CREDENTIALS_FILE=$WORK/credentials AWS_CONFIG_FILE=$WORK/config.$SMALL
 export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_STS=$EP XDG_CACHE_HOME=$WORK/cache HOME=$WORK/home
@@ -214,6 +215,10 @@ for n in $SIZES; do
   add "aws-vault" "$AWS_VAULT export --format=json --no-session base"
   [ -n "$GRANTED" ] && add "granted" "$GRANTED credential-process --profile granted"
   run_set "size$n" "$runs"
+  # The first call after the config file changed: no remembered
+  # resolution, the whole file read and checked (the streaming scan).
+  add "rolehop-credential-process, config just changed" "$FAST --profile prod"
+  run_set "changed$n" "$runs" --prepare "touch $WORK/config.$n"
 done
 export AWS_CONFIG_FILE=$WORK/config.$SMALL
 
@@ -271,6 +276,11 @@ print("| profiles | " + " | ".join(cols) + " |")
 print("|---:|" + "---|" * len(cols))
 for n, s in rows:
     print(f"| {int(n):,} | " + " | ".join(cell(s[c]) for c in cols) + " |")
+print("\nThe fast program's first call after the config file changed (the whole file read and checked):\n")
+print("| profiles | rolehop-credential-process, config just changed |\n|---:|---|")
+for n in sizes:
+    ch = load(f"changed{n}")
+    print(f"| {int(n):,} | " + " | ".join(cell(v) for v in ch.values()) + " |")
 first = statistics.median(rows[0][1]["rolehop-credential-process"])
 for n, s in rows[1:]:
     print(f"\nfast program at {int(n):,} profiles: {statistics.median(s['rolehop-credential-process']) / first:.2f}× its {int(rows[0][0]):,}-profile figure", end="")
