@@ -104,9 +104,6 @@ const DefaultLockTimeout = time.Minute
 // cached.
 const MaxLifetime = credfile.MaxLifetime
 
-// maxEntryBytes bounds an entry file.
-const maxEntryBytes = credfile.MaxEntryBytes
-
 // staleTempAge is how old a leftover temporary file must be before it is
 // removed.
 const staleTempAge = time.Minute
