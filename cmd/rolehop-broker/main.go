@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/rolehop/rolehop/internal/brokercli"
@@ -29,7 +28,7 @@ func run() int {
 	f := cli.NewFactory(ios)
 	cmd := brokercli.NewCmd(f, nil)
 	cmd.Use = "rolehop-broker --config FILE"
-	cmd.Version = buildVersion()
+	cmd.Version = cli.BuildVersion(version)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.UsageError(err) })
 	var debugFlag bool
@@ -45,14 +44,4 @@ func run() int {
 		fmt.Fprintf(ios.ErrOut, "rolehop-broker: %s\n", cli.OneLine(err))
 	}
 	return cli.ExitCode(err)
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

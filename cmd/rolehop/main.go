@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -32,7 +31,7 @@ func run() int {
 	stopSignals := handleSignals(cancel)
 	defer stopSignals()
 	ios := cli.System()
-	err := cli.NewRootCmd(cli.NewFactory(ios), buildVersion()).ExecuteContext(ctx)
+	err := cli.NewRootCmd(cli.NewFactory(ios), cli.BuildVersion(version)).ExecuteContext(ctx)
 	// An ExitError without an error is a status passed through from a
 	// command rolehop ran (exec, serve -- cmd): nothing to print.
 	var ee *cli.ExitError
@@ -79,16 +78,4 @@ func handleSignals(cancel context.CancelFunc) (stop func()) {
 		signal.Stop(sigs)
 		close(done)
 	}
-}
-
-// buildVersion is the -ldflags version, else the module version `go install`
-// recorded, else "dev".
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rolehop/rolehop/awsfile"
 )
 
@@ -89,5 +93,58 @@ func TestPopulateWritesAManagedBlock(t *testing.T) {
 	err = runPopulate(t.Context(), &PopulateOptions{F: f, ConfigFile: cfg, CredentialProcess: DefaultCredentialProcess, idpOptions: idpOptions{IdPURL: p.idp.AWSLoginURL}})
 	if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--login NAME") {
 		t.Errorf("unnamed login: %v", err)
+	}
+}
+
+// TestPopulatedProfilesWorkInTheAWSCLI: what `rolehop populate` writes is
+// usable as it stands: the AWS CLI, finding rolehop-credential-process on
+// PATH, gets each role's credentials through the login populate just made
+// (no second password, no terminal), and reaches S3 in MinIO as that role.
+func TestPopulatedProfilesWorkInTheAWSCLI(t *testing.T) {
+	accts := []string{"420000000001", "420000000002"}
+	p := newLoginPeers(t, accts, true)
+	idpOrigin := strings.TrimSuffix(p.idp.BaseURL, "/simplesaml")
+	dir := t.TempDir()
+	settingsPath := filepath.Join(dir, "rolehop.yaml")
+	writeFileT(t, settingsPath, "logins:\n  corp:\n    url: "+p.idp.AWSLoginURL+"\n    username: alice\n    password_origins: ["+idpOrigin+"]\n    region: us-east-1\n")
+	fast := fastBinary(t)
+	lp := newLoginProc(t, p, "ROLEHOP_CONFIG="+settingsPath, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+		"PATH="+filepath.Dir(fast)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	writeFileT(t, lp.config, "[default]\nregion = us-east-1\n")
+
+	_, stderr, code := lp.run(t, "alicepass\n", "populate", "--login", "corp", "--password-stdin")
+	if code != 0 {
+		t.Fatalf("populate: exit %d: %s", code, stderr)
+	}
+	stsBefore := p.sts.Calls("AssumeRoleWithSAML")
+	root := s3.NewFromConfig(p.minio.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := root.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("populated")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accts {
+		profile := a + "-Admin"
+		vals, err := awsfile.ReadProfile(lp.config, awsfile.Config, profile)
+		if err != nil || vals["credential_process"] != "rolehop-credential-process --profile "+profile {
+			t.Fatalf("populate wrote %v (%v) for %s", vals, err, profile)
+		}
+		out, err := awsCLI(t, lp.env, "--endpoint-url", p.minio.Endpoint, "s3api", "list-buckets", "--profile", profile, "--output", "json")
+		if err != nil || !strings.Contains(out, `"populated"`) {
+			t.Errorf("aws s3api list-buckets --profile %s: %v\n%s", profile, err, out)
+		}
+		out, err = awsCLI(t, lp.env, "configure", "export-credentials", "--profile", profile, "--format", "process")
+		if err != nil {
+			t.Fatalf("aws configure export-credentials --profile %s: %v\n%s", profile, err, out)
+		}
+		var doc struct{ AccessKeyId string }
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("export-credentials: %v\n%s", err, out)
+		}
+		if is, ok := p.sts.Issued(doc.AccessKeyId); !ok || is.RoleARN != "arn:aws:iam::"+a+":role/Admin" || is.SessionName != "alice" {
+			t.Errorf("%s holds %+v, want arn:aws:iam::%s:role/Admin assumed with SAML as alice", profile, is, a)
+		}
+	}
+	// One AssumeRoleWithSAML per role used, with populate's assertion: no new login.
+	if got := p.sts.Calls("AssumeRoleWithSAML") - stsBefore; got != len(accts) {
+		t.Errorf("%d AssumeRoleWithSAML calls for %d profiles", got, len(accts))
 	}
 }
