@@ -46,5 +46,15 @@ func BenchmarkSnapshotProfile(b *testing.B) {
 				snap.Close()
 			}
 		})
+		// What the read path did before: the whole file read and parsed
+		// into a document.
+		b.Run(fmt.Sprintf("whole-parse/profiles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				_, d, err := (&File{Path: p, Kind: Config}).read()
+				if err != nil || Config.find(d, "prod") == nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
