@@ -232,8 +232,8 @@ type noTerminalPrompter struct {
 }
 
 func (p *noTerminalPrompter) needLogin(what string) error {
-	return usageError(fmt.Errorf("logging in to %s needs %s and there is no terminal to ask on; run `rolehop login --login %s` on a terminal first (it saves the assertion and the IdP session for every profile of that login), then try again",
-		p.login, what, p.login))
+	return usageError(fmt.Errorf("logging in to %s needs %s and there is no terminal to ask on; run `rolehop login --login %s` (or `rolehop roles --login %s`) on a terminal first: it saves the assertion and the IdP session for every profile of that login; then try again",
+		p.login, what, p.login, p.login))
 }
 
 // Username asks on the terminal, or says what to run first.
