@@ -24,9 +24,26 @@
 // followed, so sources chain: base credentials, then one AssumeRole per
 // source, innermost first. A cycle is an error naming it (a → b → a).
 //
+// A SAML source names a rolehop login profile and a role its IdP grants,
+// and gets that role with AssumeRoleWithSAML directly (the session name is
+// the IdP's RoleSessionName):
+//
+//	[profile prod-Admin]
+//	credential_process = rolehop-credential-process --profile prod-Admin
+//	rolehop_login = corp
+//	rolehop_role_arn = arn:aws:iam::111111111111:role/Admin
+//	rolehop_principal_arn = arn:aws:iam::111111111111:saml-provider/X   # only when several providers grant it
+//	rolehop_duration = 1h            # optional
+//
+// Its SAML session comes from Options.SAML; rolehop's CLI shares one
+// assertion between every profile and process of the login (package
+// internal/login's Shared). A SAML source can be the base of other sources.
+//
 // Resolve only reads the config file and validates every parameter (role
 // ARN, duration, ExternalId, with package session's rules) before any network
-// call. Credentials then returns the final role's credentials through the
+// call. The definitions, their validation and the cache key are package
+// internal/sourcedef's, which the SDK-free credential_process fast path
+// (cmd/rolehop-credential-process) shares. Credentials then returns the final role's credentials through the
 // on-disk cache (package credcache): a warm call reads one small file and
 // builds no SDK client at all.
 //
@@ -37,7 +54,8 @@
 // arguments as botocore spells them (RoleArn, ExternalId, DurationSeconds)
 // plus one extra argument, "RolehopBase": a description of everything the
 // final hop's parent credentials come from — the base (AWS profile name with
-// the config and credentials file paths, or login:NAME), the STS endpoint
+// the config and credentials file paths, login:NAME, or saml:NAME with the
+// SAML hop's role, principal and duration), the STS endpoint
 // override from the environment, and every earlier hop's role, ExternalId
 // and duration. Two sources with different bases therefore never share an
 // entry, and the AWS CLI (which never adds RolehopBase) never reads or
