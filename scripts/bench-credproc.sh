@@ -165,8 +165,11 @@ AWS_ACCESS_KEY_ID=$USER_KEY AWS_SECRET_ACCESS_KEY=$USER_SECRET "$AWS_VAULT" add 
 
 # granted: file keyring; its credential-process cache filled by one call.
 if [ -n "$GRANTED" ]; then
-  mkdir -p "$HOME/.granted" "$WORK/granted-keyring"
+  # A release reads ~/.granted/config, a build without release flags
+  # ~/.dgranted/config: the file keyring in both.
+  mkdir -p "$HOME/.granted" "$HOME/.dgranted" "$WORK/granted-keyring"
   printf '[Keyring]\n  Backend = "file"\n  FileDir = "%s"\n' "$WORK/granted-keyring" >"$HOME/.granted/config"
+  cp "$HOME/.granted/config" "$HOME/.dgranted/config"
   if ! "$GRANTED" credential-process --profile granted >"$WORK/granted-warm.json" 2>"$WORK/granted-warm.log" ||
     ! python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["SessionToken"]' "$WORK/granted-warm.json" 2>/dev/null; then
     GRANTED_NOTE="granted not measured: its credential-process did not fill its cache (see $WORK/granted-warm.log)"
