@@ -21,8 +21,8 @@
 #
 # Environment: REPS, RUNS (warm runs, default 300), SIZES (default
 # "10 1000 10000 100000"), AWS_VAULT_DIR, GRANTED (a granted binary to use),
-# GRANTED_MODULE / GRANTED_VERSION (to build one: github.com/fwdcloudsec/granted
-# or github.com/common-fate/granted, at a version the module proxy serves).
+# GRANTED_MODULE / GRANTED_VERSION (to build one; default
+# github.com/common-fate/granted v0.38.0, then github.com/fwdcloudsec/granted).
 #
 # Needs: go, hyperfine, curl, python3, /usr/bin/time and the peers from
 # scripts/install-peers.sh (minio, mc). Results (markdown, JSON, logs) go to
@@ -87,24 +87,30 @@ if [ ! -x "$AWS_VAULT" ]; then
   rm -rf "$tmpmod"
 fi
 
-# granted, from source with its file keyring, when the module proxy serves it.
+# granted, from source with its file keyring: the module's own go.mod and
+# go.sum (its release's dependencies), built static as its release is. The
+# module proxy here lists no versions of granted (403), but serves an exact
+# one: `go mod download MODULE@VERSION`, then build in a copy of it.
 GRANTED=${GRANTED:-$GRANTED_DIR/granted}
 GRANTED_NOTE=""
 if [ ! -x "$GRANTED" ]; then
   mkdir -p "$GRANTED_DIR"
   built=""
-  for mod in ${GRANTED_MODULE:-github.com/fwdcloudsec/granted github.com/common-fate/granted}; do
-    tmpmod=$(mktemp -d)
-    if (cd "$tmpmod" && go mod init gbuild >/dev/null 2>&1 &&
-      go get "$mod@${GRANTED_VERSION:-latest}" >"$WORK/granted-build.log" 2>&1 &&
-      CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$GRANTED" "$mod/cmd/granted" >>"$WORK/granted-build.log" 2>&1); then
+  : >"$WORK/granted-build.log"
+  for mod in ${GRANTED_MODULE:-github.com/common-fate/granted github.com/fwdcloudsec/granted}; do
+    src=$(cd /tmp && go mod download -json "$mod@${GRANTED_VERSION:-v0.38.0}" 2>>"$WORK/granted-build.log" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin).get("Dir",""))' 2>>"$WORK/granted-build.log") || src=""
+    [ -n "$src" ] || continue
+    tmpsrc=$(mktemp -d)
+    cp -r "$src/." "$tmpsrc" && chmod -R u+w "$tmpsrc"
+    if (cd "$tmpsrc" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "$GRANTED" ./cmd/granted >>"$WORK/granted-build.log" 2>&1); then
       built=$mod
     fi
-    rm -rf "$tmpmod"
+    rm -rf "$tmpsrc"
     [ -n "$built" ] && break
   done
   if [ -z "$built" ]; then
-    GRANTED_NOTE="granted not measured: $(grep -m1 -o '4[0-9][0-9] [A-Za-z ]*' "$WORK/granted-build.log" || echo 'build failed') from the module proxy (see $WORK/granted-build.log); set GRANTED or GRANTED_VERSION"
+    GRANTED_NOTE="granted not measured: $(grep -m1 -o '4[0-9][0-9] [A-Za-z ]*' "$WORK/granted-build.log" || echo 'build failed') (see $WORK/granted-build.log); set GRANTED, or GRANTED_MODULE and GRANTED_VERSION"
     say "$GRANTED_NOTE"
     GRANTED=
   fi
