@@ -74,8 +74,12 @@ type memCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
+	sweepAt int // sweep entries due for renewal when the map reaches this size
 	group   singleflight.Group
 }
+
+// minSweep is the map size below which due entries are left in place.
+const minSweep = 64
 
 // testHookJoined, when set by a test, is called once a caller has joined the
 // flight for key (its result is then guaranteed to be that flight's).
@@ -116,6 +120,9 @@ func (c *memCache) get(ctx context.Context, key string, fetch func(context.Conte
 		}
 		c.mu.Lock()
 		c.entries[key] = cacheEntry{creds: creds, renewAt: c.policy.RenewAt(issued, creds)}
+		if len(c.entries) >= c.sweepAt {
+			c.sweep()
+		}
 		c.mu.Unlock()
 		return creds, nil
 	})
@@ -131,4 +138,19 @@ func (c *memCache) get(ctx context.Context, key string, fetch func(context.Conte
 	case <-ctx.Done():
 		return aws.Credentials{}, ctx.Err()
 	}
+}
+
+// sweep drops the entries due for renewal (lookup treats them as missing,
+// so they only hold memory), keeping a long-lived provider that has served
+// many keys (accounts, users) at the size of the keys in use. It runs when
+// the map has doubled since the last sweep: amortized O(1) per insert.
+// c.mu must be held.
+func (c *memCache) sweep() {
+	now := c.now()
+	for k, e := range c.entries {
+		if !e.renewAt.IsZero() && !now.Before(e.renewAt) {
+			delete(c.entries, k)
+		}
+	}
+	c.sweepAt = max(2*len(c.entries), minSweep)
 }
