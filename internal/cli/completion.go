@@ -25,14 +25,14 @@ func completeProfiles(f *Factory) cobra.CompletionFunc {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveDefault
 		}
-		return profileNames(f, toComplete), cobra.ShellCompDirectiveNoFileComp
+		return profileNames(f, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder // recent first, as given
 	}
 }
 
 // completeProfileFlag completes --profile.
 func completeProfileFlag(f *Factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		return profileNames(f, toComplete), cobra.ShellCompDirectiveNoFileComp
+		return profileNames(f, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder // recent first, as given
 	}
 }
 
