@@ -34,6 +34,12 @@ type Options struct {
 	// MidWrite, when set, runs after half of the data is written and synced:
 	// a hook for crash tests.
 	MidWrite func()
+	// NoSync skips the fsyncs of the file and the folder: for a hint whose
+	// loss to a power cut costs only its recomputation, read by a reader
+	// that checks it (a truncated file is then an unusable hint, never
+	// trusted data). Every reader still sees the old file or the whole new
+	// one. Never for credentials or a user's files.
+	NoSync bool
 }
 
 // Write replaces path with data: a temporary file in the same folder is

@@ -7,13 +7,19 @@ import (
 )
 
 func TestWriteReplacesWithModeAndLeavesNoTemp(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		t.Run(map[bool]string{false: "synced", true: "NoSync"}[noSync], func(t *testing.T) { testWriteReplaces(t, noSync) })
+	}
+}
+
+func testWriteReplaces(t *testing.T, noSync bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "credentials")
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var sawOld bool
-	err := Write(path, []byte("new contents"), Options{MidWrite: func() {
+	err := Write(path, []byte("new contents"), Options{NoSync: noSync, MidWrite: func() {
 		// Half written: readers still see the old file.
 		b, _ := os.ReadFile(path)
 		sawOld = string(b) == "old"

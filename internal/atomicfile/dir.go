@@ -368,8 +368,10 @@ func (d *Dir) Write(name string, data []byte, o Options) error {
 	if _, err := tmp.Write(data[half:]); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
+	if !o.NoSync {
+		if err := tmp.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
@@ -378,6 +380,9 @@ func (d *Dir) Write(name string, data []byte, o Options) error {
 		return err
 	}
 	done = true
+	if o.NoSync {
+		return nil
+	}
 	return d.sync()
 }
 
