@@ -7,39 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// rolehop builds the CLI once per test binary.
-func rolehop(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rolehop-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "rolehop")
-		out, err := exec.Command("go", "build", "-o", builtBin, "github.com/rolehop/rolehop/cmd/rolehop").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
+func TestMain(m *testing.M) { testpeer.RunMain(m) }
 
 // TestCLIWarnsOnceWhenItReplacesACorruptCacheFile proves the README's
 // warning: `rolehop credential-process` finding a corrupt cache entry prints
@@ -48,7 +22,7 @@ func rolehop(t *testing.T) string {
 // run is silent. STS is a real MinIO.
 func TestCLIWarnsOnceWhenItReplacesACorruptCacheFile(t *testing.T) {
 	m := testpeer.NewMinIO(t)
-	bin := rolehop(t)
+	bin := testpeer.Program(t, "rolehop")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`[profile base]

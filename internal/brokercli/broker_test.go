@@ -290,7 +290,7 @@ func TestBrokerProcessSignals(t *testing.T) {
 		"targets:\n  admin:\n    role: arn:aws:iam::111111111111:role/Admin\n    groups: [admins]\n"
 	writeBrokerFile(t, cfg, good)
 	cmd := exec.Command(brokerBinary(t), "--config", cfg, "--drain", "0")
-	cmd.Env = procEnv(t, "AWS_ACCESS_KEY_ID=AKIABROKEREXAMPLE", "AWS_SECRET_ACCESS_KEY=broker-secret-do-not-print", "AWS_REGION=us-east-1")
+	cmd.Env = testpeer.ProcEnv(t, "AWS_ACCESS_KEY_ID=AKIABROKEREXAMPLE", "AWS_SECRET_ACCESS_KEY=broker-secret-do-not-print", "AWS_REGION=us-east-1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

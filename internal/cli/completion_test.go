@@ -73,7 +73,7 @@ func completionEnv(t *testing.T) []string {
 	writeFileT(t, accounts, "\"111111111111\": payments-prod\n\"222222222222\": payments-dev\n")
 	settingsFile := filepath.Join(dir, "config.yaml")
 	writeFileT(t, settingsFile, "defaults:\n  accounts_file: "+accounts+"\nlogins:\n  corp:\n    url: https://idp/sso\n  contractors:\n    url: https://idp/sso2\n")
-	env := procEnv(t, "XDG_STATE_HOME="+state, "ROLEHOP_CONFIG="+settingsFile, "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+	env := testpeer.ProcEnv(t, "XDG_STATE_HOME="+state, "ROLEHOP_CONFIG="+settingsFile, "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "AWS_CONFIG_FILE="); ok {
 			writeFileT(t, v, "[profile prod]\nregion = us-east-1\n\n[profile prod-eu]\nregion = eu-west-1\n\n[profile dev]\n")

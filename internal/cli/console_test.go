@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rolehop/rolehop/internal/fedfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
 func credEnv(c aws.Credentials) []string {
@@ -43,7 +44,7 @@ func followLogin(t *testing.T, u *url.URL) string {
 func TestConsoleChainedSessionClampedAgainstFederationFake(t *testing.T) {
 	fed := fedfake.New(t)
 	creds := fed.Issue(fedfake.Chained, time.Hour)
-	env := procEnv(t, append(credEnv(creds), "AWS_REGION=us-east-1")...)
+	env := testpeer.ProcEnv(t, append(credEnv(creds), "AWS_REGION=us-east-1")...)
 
 	out, errOut, code := runRolehop(t, env, "console", "--print", "--federation-url", fed.URL,
 		"--duration", "12h", "--service", "s3", "--region", "eu-west-1")
@@ -79,7 +80,7 @@ func TestConsoleChainedSessionClampedAgainstFederationFake(t *testing.T) {
 
 func TestConsoleFirstHopRoleSessionGets12h(t *testing.T) {
 	fed := fedfake.New(t)
-	env := procEnv(t, append(credEnv(fed.Issue(fedfake.Role, time.Hour)), "AWS_REGION=us-east-1")...)
+	env := testpeer.ProcEnv(t, append(credEnv(fed.Issue(fedfake.Role, time.Hour)), "AWS_REGION=us-east-1")...)
 	out, errOut, code := runRolehop(t, env, "console", "--print", "--federation-url", fed.URL, "--duration", "12h", "--session-kind", "role")
 	if code != 0 || errOut != "" {
 		t.Fatalf("console --session-kind role: exit %d, stderr %q (want no notice)", code, errOut)
@@ -91,7 +92,7 @@ func TestConsoleFirstHopRoleSessionGets12h(t *testing.T) {
 
 	// Saying "role" for a chained session is believed, and AWS's 400 for a
 	// 12h chained console session comes back as an AWS failure (exit 5).
-	env = procEnv(t, append(credEnv(fed.Issue(fedfake.Chained, time.Hour)), "AWS_REGION=us-east-1")...)
+	env = testpeer.ProcEnv(t, append(credEnv(fed.Issue(fedfake.Chained, time.Hour)), "AWS_REGION=us-east-1")...)
 	out, errOut, code = runRolehop(t, env, "console", "--print", "--federation-url", fed.URL, "--duration", "12h", "--session-kind", "role")
 	if code != 5 || out != "" || !strings.Contains(errOut, "400") {
 		t.Errorf("chained session sent as role: exit %d, stdout %q, stderr %q; want exit 5 with the 400", code, out, errOut)
@@ -104,7 +105,7 @@ func TestConsoleFirstHopRoleSessionGets12h(t *testing.T) {
 func TestConsoleIAMUserKeysUseGetFederationToken(t *testing.T) {
 	fed := fedfake.New(t)
 	keys := fed.AddUser("alice")
-	env := procEnv(t, append(credEnv(keys), "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_STS="+fed.STSURL)...)
+	env := testpeer.ProcEnv(t, append(credEnv(keys), "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_STS="+fed.STSURL)...)
 
 	out, errOut, code := runRolehop(t, env, "console", "--print", "--federation-url", fed.URL, "--duration", "2h")
 	if code != 0 {
@@ -135,7 +136,7 @@ func TestConsoleBadInput(t *testing.T) {
 	issued := fed.Issue(fedfake.Role, time.Hour)
 	// Credentials the fake never issued: the federation endpoint says 400.
 	stranger := aws.Credentials{AccessKeyID: "ASIASTRANGER", SecretAccessKey: "stranger-secret-do-not-print", SessionToken: "stranger-token-do-not-print"}
-	good := procEnv(t, append(credEnv(issued), "AWS_REGION=us-east-1")...)
+	good := testpeer.ProcEnv(t, append(credEnv(issued), "AWS_REGION=us-east-1")...)
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -150,11 +151,11 @@ func TestConsoleBadInput(t *testing.T) {
 		{"duration under 15m", good, []string{"console", "--print", "--duration", "10m"}, "15m to 12h", 2},
 		{"unknown profile", good, []string{"console", "nosuch", "--print"}, `"nosuch" not found`, 2},
 		{"unknown session kind", good, []string{"console", "--print", "--session-kind", "first"}, "auto, role, chained", 2},
-		{"role kind with long-term keys", procEnv(t, "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=stranger-secret-do-not-print", "AWS_REGION=us-east-1"),
+		{"role kind with long-term keys", testpeer.ProcEnv(t, "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=stranger-secret-do-not-print", "AWS_REGION=us-east-1"),
 			[]string{"console", "--print", "--session-kind", "role"}, "needs temporary credentials", 2},
-		{"no credentials", procEnv(t), []string{"console", "--print"}, "no AWS credentials found", 2},
+		{"no credentials", testpeer.ProcEnv(t), []string{"console", "--print"}, "no AWS credentials found", 2},
 		{"profile twice", good, []string{"console", "a", "--profile", "b"}, "profile given twice", 2},
-		{"federation endpoint refuses", procEnv(t, append(credEnv(stranger), "AWS_REGION=us-east-1")...),
+		{"federation endpoint refuses", testpeer.ProcEnv(t, append(credEnv(stranger), "AWS_REGION=us-east-1")...),
 			[]string{"console", "--print", "--federation-url", fed.URL}, "400", 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,7 +181,7 @@ func TestConsoleBadInput(t *testing.T) {
 // consoleEnv sets the SDK's environment in-process for runConsole.
 func consoleEnv(t *testing.T, creds aws.Credentials) {
 	t.Helper()
-	for _, kv := range procEnv(t, append(credEnv(creds), "AWS_REGION=us-east-1", "AWS_SESSION_TOKEN="+creds.SessionToken)...) {
+	for _, kv := range testpeer.ProcEnv(t, append(credEnv(creds), "AWS_REGION=us-east-1", "AWS_SESSION_TOKEN="+creds.SessionToken)...) {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "AWS_") || k == "BROWSER" {
 			t.Setenv(k, v)

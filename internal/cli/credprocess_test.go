@@ -60,7 +60,7 @@ rolehop_base = base
 rolehop_role_arn = arn:aws:iam::111111111111:role/Any
 region = us-east-1
 `, deliveryUser, deliverySecret, fastBinary(t)))
-	env := procEnv(t, "AWS_CONFIG_FILE="+cfg, "AWS_ENDPOINT_URL_STS="+m.Endpoint, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	env := testpeer.ProcEnv(t, "AWS_CONFIG_FILE="+cfg, "AWS_ENDPOINT_URL_STS="+m.Endpoint, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	return &delivery{m: m, dir: dir, config: cfg, env: env}
 }
 
@@ -255,7 +255,7 @@ func stsEnv(t *testing.T, srv *stsfake.Server, config string) ([]string, string)
 	cfg := filepath.Join(dir, "config")
 	writeFile(t, cfg, config)
 	cache := filepath.Join(dir, "cache")
-	return procEnv(t, "AWS_CONFIG_FILE="+cfg, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "XDG_CACHE_HOME="+cache), cache
+	return testpeer.ProcEnv(t, "AWS_CONFIG_FILE="+cfg, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "XDG_CACHE_HOME="+cache), cache
 }
 
 const fakeConfig = `[profile base]

@@ -9,114 +9,28 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolehop/rolehop/internal/testpeer"
 )
 
-// The rolehop binary for process tests: built at most once per test run
-// (on first use, so in-process tests do not pay for it), removed by TestMain.
-var (
-	binDir   string
-	binOnce  sync.Once
-	binPath  string
-	binError error
+func TestMain(m *testing.M) { testpeer.RunMain(m) }
 
-	fastOnce  sync.Once
-	fastPath  string
-	fastError error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rolehop-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// fastBinary returns the path of rolehop-credential-process built from
-// ./cmd/rolehop-credential-process next to rolehopBinary (where it finds
-// the full rolehop to hand over to), building both on first use.
+// fastBinary is rolehop-credential-process, built next to rolehopBinary
+// (where it finds the full rolehop to hand over to).
 func fastBinary(t testing.TB) string {
 	t.Helper()
 	rolehopBinary(t)
-	fastOnce.Do(func() {
-		p := filepath.Join(binDir, "rolehop-credential-process")
-		out, err := exec.Command("go", "build", "-o", p, "github.com/rolehop/rolehop/cmd/rolehop-credential-process").CombinedOutput()
-		if err != nil {
-			fastError = fmt.Errorf("go build: %w\n%s", err, out)
-			return
-		}
-		fastPath = p
-	})
-	if fastError != nil {
-		t.Fatal(fastError)
-	}
-	return fastPath
+	return testpeer.Program(t, "rolehop-credential-process")
 }
 
-// rolehopBinary returns the path of the rolehop binary built from
-// ./cmd/rolehop, building it on first use.
+// rolehopBinary is cmd/rolehop, built once per test binary.
 func rolehopBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			binError = fmt.Errorf("go not on PATH: %w", err)
-			return
-		}
-		p := filepath.Join(binDir, "rolehop")
-		out, err := exec.Command(goBin, "build", "-o", p, "github.com/rolehop/rolehop/cmd/rolehop").CombinedOutput()
-		if err != nil {
-			binError = fmt.Errorf("go build: %w\n%s", err, out)
-			return
-		}
-		binPath = p
-	})
-	if binError != nil {
-		t.Fatal(binError)
-	}
-	return binPath
-}
-
-// procEnv is a clean environment for a rolehop process: no AWS_* or BROWSER
-// variable from the test's environment, empty AWS config and credentials
-// files, no instance metadata, proxies that would catch any non-loopback
-// request; then extra ("K=V") on top.
-func procEnv(t testing.TB, extra ...string) []string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
-	for _, f := range []string{cfg, creds} {
-		if err := os.WriteFile(f, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || k == "BROWSER" || strings.HasSuffix(strings.ToUpper(k), "_PROXY") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+creds,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1,localhost",
-		"HOME="+dir,
-	)
-	return append(env, extra...)
+	return testpeer.Program(t, "rolehop")
 }
 
 // runRolehop runs the binary with env and returns stdout, stderr and the

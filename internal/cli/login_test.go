@@ -89,7 +89,7 @@ func nobodyBinary(t testing.TB) string {
 
 func newLoginProc(t testing.TB, p *loginPeers, extra ...string) *loginProc {
 	t.Helper()
-	env := procEnv(t, append([]string{"AWS_ENDPOINT_URL_STS=" + p.sts.URL, "AWS_REGION=us-east-1"}, extra...)...)
+	env := testpeer.ProcEnv(t, append([]string{"AWS_ENDPOINT_URL_STS=" + p.sts.URL, "AWS_REGION=us-east-1"}, extra...)...)
 	lp := &loginProc{peers: p, env: env}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")

@@ -56,7 +56,7 @@ func newMinioPresign(t *testing.T, life time.Duration) *minioPresign {
 
 // env passes the temporary credentials as environment variables.
 func (mp *minioPresign) env(t *testing.T, extra ...string) []string {
-	return procEnv(t, append([]string{
+	return testpeer.ProcEnv(t, append([]string{
 		"AWS_ACCESS_KEY_ID=" + mp.creds.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + mp.creds.SecretAccessKey,
 		"AWS_SESSION_TOKEN=" + mp.creds.SessionToken,
@@ -169,7 +169,7 @@ func (mp *minioPresign) credentialProcessProfile(t *testing.T) []string {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return procEnv(t, "AWS_CONFIG_FILE="+cfg)
+	return testpeer.ProcEnv(t, "AWS_CONFIG_FILE="+cfg)
 }
 
 func TestPresignCappedAtCredentialExpiry(t *testing.T) {
@@ -287,7 +287,7 @@ func TestPresignPostFormAgainstMinIO(t *testing.T) {
 		t.Fatalf("--curl output is not one curl command line: %q", out)
 	}
 	sh := exec.Command("/bin/sh", "-c", out)
-	sh.Env = procEnv(t)
+	sh.Env = testpeer.ProcEnv(t)
 	if b, err := sh.CombinedOutput(); err != nil {
 		t.Fatalf("running the printed curl line: %v %s", err, b)
 	}
@@ -297,7 +297,7 @@ func TestPresignPostFormAgainstMinIO(t *testing.T) {
 }
 
 func TestPresignBadInput(t *testing.T) {
-	env := procEnv(t, "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret-do-not-print", "AWS_REGION=us-east-1")
+	env := testpeer.ProcEnv(t, "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret-do-not-print", "AWS_REGION=us-east-1")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -328,7 +328,7 @@ func TestPresignBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := env
 			if tc.name == "no credentials" {
-				env = procEnv(t)
+				env = testpeer.ProcEnv(t)
 			}
 			out, errOut, code := runRolehop(t, env, tc.args...)
 			if code != tc.code || out != "" {
@@ -404,7 +404,7 @@ func TestPresignWithRolehopSourceProfile(t *testing.T) {
 	if err := os.WriteFile(credFile, []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := procEnv(t, "AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+credFile,
+	env := testpeer.ProcEnv(t, "AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+credFile,
 		"AWS_ENDPOINT_URL_STS="+m.Endpoint, "AWS_ENDPOINT_URL_S3="+m.Endpoint, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 
 	out, errOut, code := runRolehop(t, env, "presign", "prod", "s3://"+presignBucket+"/hop.txt", "--expires", "1h")

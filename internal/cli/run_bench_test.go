@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rolehop/rolehop/internal/stsfake"
+	"github.com/rolehop/rolehop/internal/testpeer"
 	"github.com/rolehop/rolehop/session"
 )
 
@@ -56,7 +57,7 @@ func newBenchFleet(b *testing.B, n int, latency time.Duration, throttleEvery int
 	}
 	f.file = filepath.Join(f.dir, "accounts.txt")
 	writeFileT(b, f.file, sb.String())
-	f.env = procEnv(b, "AWS_ENDPOINT_URL_STS="+f.srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey,
+	f.env = testpeer.ProcEnv(b, "AWS_ENDPOINT_URL_STS="+f.srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey,
 		"AWS_SECRET_ACCESS_KEY="+runSecret, "XDG_STATE_HOME="+filepath.Join(f.dir, "state"))
 	return f
 }

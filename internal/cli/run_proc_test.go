@@ -91,7 +91,7 @@ func TestRunSIGKILLThenResume(t *testing.T) {
 	file, ids := fleetAccounts(t, dir, 20)
 	ranLog := filepath.Join(dir, "ran.log")
 	journal := filepath.Join(dir, "j.jsonl")
-	env := procEnv(t, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey, "AWS_SECRET_ACCESS_KEY="+runSecret)
+	env := testpeer.ProcEnv(t, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey, "AWS_SECRET_ACCESS_KEY="+runSecret)
 	args := []string{"run", "--accounts-file", file, "--role", "Audit", "--concurrency", "2", "--credentials", "env",
 		"--journal", journal, "--", "sh", "-c", `echo "$ROLEHOP_ACCOUNT" >> ` + ranLog + `; sleep 0.3`}
 
@@ -162,7 +162,7 @@ func TestRunProgressBarInTmux(t *testing.T) {
 	srv := stsfake.NewForTest(t, stsfake.WithKey(runKey, runSecret))
 	dir := t.TempDir()
 	file, _ := fleetAccounts(t, dir, 12)
-	env := procEnv(t, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey,
+	env := testpeer.ProcEnv(t, "AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+runKey,
 		"AWS_SECRET_ACCESS_KEY="+runSecret, "TERM=xterm-256color")
 	release := filepath.Join(dir, "release")
 	script := filepath.Join(dir, "run.sh")

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rolehop/rolehop/internal/testpeer"
 )
+
+func TestMain(m *testing.M) { testpeer.RunMain(m) }
 
 // TestDemo runs `make demo`'s program end to end against the real peers, so
 // the README's demo keeps working.
@@ -23,11 +24,7 @@ func TestDemo(t *testing.T) {
 		testpeer.Missing(t, "the AWS CLI v2 (%s) is not installed", awsCLI)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "rolehop")
-	build := exec.Command("go", "build", "-o", bin, "github.com/rolehop/rolehop/cmd/rolehop")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build rolehop: %v\n%s", err, out)
-	}
+	bin := testpeer.Program(t, "rolehop")
 	var out bytes.Buffer
 	err := run(context.Background(), config{Rolehop: bin, AWS: awsCLI, Dir: filepath.Join(dir, "work"), Out: &out})
 	if err != nil {
