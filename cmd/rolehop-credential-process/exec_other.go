@@ -8,8 +8,6 @@ import (
 	"os/exec"
 )
 
-const exeSuffix = ".exe"
-
 // run runs path with this process's standard streams and environment and
 // returns its exit code (Windows has no exec).
 func run(path string, argv []string) (int, error) {

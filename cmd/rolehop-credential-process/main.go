@@ -34,10 +34,7 @@
 package main
 
 import (
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,11 +42,12 @@ import (
 	"github.com/rolehop/rolehop/internal/credfile"
 	"github.com/rolehop/rolehop/internal/duration"
 	"github.com/rolehop/rolehop/internal/processdoc"
+	"github.com/rolehop/rolehop/internal/program"
 	"github.com/rolehop/rolehop/internal/sourcedef"
 )
 
-// fullName is the full CLI's executable name.
-var fullName = "rolehop" + exeSuffix
+// fullName is the full CLI's program name.
+const fullName = "rolehop"
 
 // envChain is source.EnvChain: the profiles rolehop processes up the
 // process tree are resolving.
@@ -177,10 +175,9 @@ func encode(e credfile.Entry) ([]byte, bool) {
 // handOver execs `rolehop credential-process ARGS`; it returns only when
 // that fails.
 func handOver(args []string) int {
-	self, _ := os.Executable()
-	path, err := findFull(self)
+	path, err := program.Find(fullName)
 	if err != nil {
-		os.Stderr.WriteString("rolehop-credential-process: " + err.Error() + "\n")
+		os.Stderr.WriteString("rolehop-credential-process: " + err.Error() + "; install both with go install github.com/rolehop/rolehop/cmd/...@latest\n")
 		return 1
 	}
 	code, err := run(path, append([]string{fullName, "credential-process"}, args...))
@@ -189,42 +186,4 @@ func handOver(args []string) int {
 		return 1
 	}
 	return code
-}
-
-// findFull finds the full rolehop: next to self (the running executable),
-// then on PATH; never self again.
-func findFull(self string) (string, error) {
-	var tried []string
-	if self != "" {
-		p := filepath.Join(filepath.Dir(self), fullName)
-		if isExecutable(p, self) {
-			return p, nil
-		}
-		tried = append(tried, filepath.Dir(self))
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" || !filepath.IsAbs(dir) {
-			continue // never a relative PATH entry (the current folder)
-		}
-		p := filepath.Join(dir, fullName)
-		if isExecutable(p, self) {
-			return p, nil
-		}
-	}
-	return "", errors.New("cannot find " + fullName + " next to this program (" + strings.Join(tried, "") +
-		") or on PATH; install both with go install github.com/rolehop/rolehop/cmd/...@latest")
-}
-
-// isExecutable: p is a regular file with an execute bit, and not self.
-func isExecutable(p, self string) bool {
-	fi, err := os.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return false
-	}
-	if self != "" {
-		if si, err := os.Stat(self); err == nil && os.SameFile(fi, si) {
-			return false
-		}
-	}
-	return !errors.Is(err, fs.ErrNotExist)
 }

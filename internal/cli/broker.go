@@ -3,11 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 
+	"github.com/rolehop/rolehop/internal/program"
 	"github.com/spf13/cobra"
 )
 
@@ -42,19 +40,7 @@ func NewCmdBroker(f *Factory, runF func(args []string) error) *cobra.Command {
 // findProgram finds a rolehop program next to the running rolehop (go
 // install puts them together), else on PATH.
 func findProgram(name string) (string, error) {
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	if self, err := os.Executable(); err == nil {
-		if resolved, err := filepath.EvalSymlinks(self); err == nil {
-			self = resolved
-		}
-		p := filepath.Join(filepath.Dir(self), name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath(name)
+	p, err := program.Find(name)
 	if err != nil {
 		return "", &ExitError{Code: 127, Err: fmt.Errorf("%s not found next to rolehop or on PATH: install it with go install github.com/rolehop/rolehop/cmd/...@latest", name)}
 	}
@@ -65,7 +51,7 @@ func findProgram(name string) (string, error) {
 // place: on Unix by exec (signals and the exit status are the program's
 // own), elsewhere as a child whose status is rolehop's.
 func handOver(f *Factory, prog string, args []string) error {
-	if err := execProgram(prog, append([]string{filepath.Base(prog)}, args...), f.environ()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+	if err := program.Exec(prog, append([]string{filepath.Base(prog)}, args...), f.environ()); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return fmt.Errorf("start %s: %w", prog, err)
 	}
 	return runChild(f.IO, nil, append([]string{prog}, args...), f.environ())
