@@ -1,12 +1,10 @@
 package idp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -445,34 +443,14 @@ func (o *Okta) call(ctx context.Context, org *url.URL, u string, body map[string
 	if err := sameOrigin(org, u); err != nil {
 		return 0, nil, err
 	}
-	b, err := json.Marshal(body)
+	var ans oktaAnswer
+	status, err := postJSON(ctx, o.httpClient(), "okta", u, http.Header{"User-Agent": {"rolehop"}}, body, &ans, 60, "; check the org url",
+		func(path string, status int) {
+			o.logger().DebugContext(ctx, "okta: answer", "path", path, "http_status", status,
+				"status", oneLine(ans.Status, 40), "factor_result", oneLine(ans.FactorResult, 40), "error", oneLine(ans.message(), 160, sec.list...))
+		})
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: okta: %v", ErrIdP, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "rolehop")
-	resp, err := o.httpClient().Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, fmt.Errorf("okta: %s: %w", req.URL.Path, ctx.Err())
-		}
-		return 0, nil, fmt.Errorf("%w: okta %s%s: %v", ErrIdP, req.URL.Host, req.URL.Path, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: okta %s: reading the answer: %v", ErrIdP, req.URL.Path, err)
-	}
-	var ans oktaAnswer
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return 0, nil, fmt.Errorf("%w: okta %s answered HTTP %d with non-JSON (content type %q); check the org url", ErrIdP, req.URL.Path, resp.StatusCode, oneLine(resp.Header.Get("Content-Type"), 60))
-	}
-	o.logger().DebugContext(ctx, "okta: answer", "path", req.URL.Path, "http_status", resp.StatusCode,
-		"status", oneLine(ans.Status, 40), "factor_result", oneLine(ans.FactorResult, 40), "error", oneLine(ans.message(), 160, sec.list...))
-	return resp.StatusCode, &ans, nil
+	return status, &ans, nil
 }

@@ -1,12 +1,10 @@
 package idp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,35 +222,15 @@ func basicAuth(user, pass string) string {
 
 // call POSTs JSON and decodes the JSON answer, whatever its status.
 func (o *OneLogin) call(ctx context.Context, u, auth string, body map[string]string, secrets []string) (int, *oneLoginAnswer, error) {
-	b, err := json.Marshal(body)
+	var ans oneLoginAnswer
+	status, err := postJSON(ctx, o.httpClient(), "onelogin", u, http.Header{"Authorization": {auth}}, body, &ans, 80, "",
+		func(path string, status int) {
+			o.logger().DebugContext(ctx, "onelogin: answer", "path", path, "status", status, "message", oneLine(ans.message(), 160, secrets...))
+		})
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: onelogin: %v", ErrIdP, err)
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := o.httpClient().Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, fmt.Errorf("onelogin: %s: %w", req.URL.Path, ctx.Err())
-		}
-		return 0, nil, fmt.Errorf("%w: onelogin %s: %v", ErrIdP, where(req.URL), unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: onelogin %s: reading the answer: %v", ErrIdP, req.URL.Path, err)
-	}
-	var ans oneLoginAnswer
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return 0, nil, fmt.Errorf("%w: onelogin %s answered HTTP %d with non-JSON (content type %q)", ErrIdP, req.URL.Path, resp.StatusCode, oneLine(resp.Header.Get("Content-Type"), 80))
-	}
-	o.logger().DebugContext(ctx, "onelogin: answer", "path", req.URL.Path, "status", resp.StatusCode, "message", oneLine(ans.message(), 160, secrets...))
-	return resp.StatusCode, &ans, nil
+	return status, &ans, nil
 }
 
 // dataString reads "data" when it is a non-empty string (the assertion).
